@@ -1,0 +1,1 @@
+"""Benchmarks for Dripline's solver (not part of the service)."""

@@ -1,0 +1,1 @@
+"""Dripline's business layer: bookings, medics, planning and publishing."""

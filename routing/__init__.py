@@ -1,0 +1,35 @@
+"""Dripline's planning engine: build a :class:`Problem`, :func:`solve` it, get a
+:class:`Result`, and :func:`check` it independently.
+
+This package is pure: it imports no database, web framework or scheduler.
+"""
+
+from routing.explain import explain
+from routing.matrix import HaversineTravel, TravelMatrix, TravelMatrixProvider
+from routing.model import Break, Location, Problem, Shift, TimeWindow, UnservableVisitWarning, Visit
+from routing.params import SolveParams
+from routing.result import Kpis, PlacedBreak, Reason, Result, Route, Stop, Unassigned
+from routing.solver import solve
+
+__all__ = [
+    "Break",
+    "HaversineTravel",
+    "Kpis",
+    "Location",
+    "PlacedBreak",
+    "Problem",
+    "Reason",
+    "Result",
+    "Route",
+    "Shift",
+    "SolveParams",
+    "Stop",
+    "TimeWindow",
+    "TravelMatrix",
+    "TravelMatrixProvider",
+    "Unassigned",
+    "UnservableVisitWarning",
+    "Visit",
+    "explain",
+    "solve",
+]

@@ -1,0 +1,101 @@
+"""Travel matrices: durations in seconds and distances in metres.
+
+A :class:`TravelMatrixProvider` turns a list of locations into a
+:class:`TravelMatrix`. The default, :class:`HaversineTravel`, is a vectorised
+great-circle estimate corrected by a circuity factor (roads are not straight)
+and an average speed. geopy's geodesic distance is exact but far slower; the
+tests use it to validate this one, never to build matrices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from routing.model import Location
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG), the usual haversine choice
+
+IntMatrix = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class TravelMatrix:
+    """Square matrices of whole seconds and whole metres, indexed by location."""
+
+    durations: IntMatrix
+    distances: IntMatrix
+
+    def __post_init__(self) -> None:
+        durations = np.asarray(self.durations, dtype=np.int64)
+        distances = np.asarray(self.distances, dtype=np.int64)
+        for name, values in (("durations", durations), ("distances", distances)):
+            if values.ndim != 2 or values.shape[0] != values.shape[1]:
+                raise ValueError(f"TravelMatrix {name} must be square, got shape {values.shape}.")
+            if (values < 0).any():
+                raise ValueError(f"TravelMatrix {name} must not hold negative values.")
+        if durations.shape != distances.shape:
+            raise ValueError(
+                f"TravelMatrix durations {durations.shape} and distances {distances.shape} differ in shape."
+            )
+        durations.setflags(write=False)
+        distances.setflags(write=False)
+        object.__setattr__(self, "durations", durations)
+        object.__setattr__(self, "distances", distances)
+
+    @property
+    def size(self) -> int:
+        return int(self.durations.shape[0])
+
+
+@runtime_checkable
+class TravelMatrixProvider(Protocol):
+    """Anything that can price travel between every pair of locations."""
+
+    def matrix(self, locations: Sequence[Location]) -> TravelMatrix: ...
+
+
+def haversine_metres(lat: npt.ArrayLike, lon: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """All-pairs great-circle distances in metres, as a float matrix."""
+    phi = np.radians(np.asarray(lat, dtype=np.float64))
+    lam = np.radians(np.asarray(lon, dtype=np.float64))
+    dphi = phi[:, None] - phi[None, :]
+    dlam = lam[:, None] - lam[None, :]
+    cos_phi = np.cos(phi)
+    h = np.sin(dphi * 0.5) ** 2 + cos_phi[:, None] * cos_phi[None, :] * np.sin(dlam * 0.5) ** 2
+    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class HaversineTravel:
+    """Great-circle distance times ``circuity``, driven at ``speed_kmh``.
+
+    Durations and distances are rounded up, so that a plan feasible on these
+    integers is never optimistic by a rounding error.
+    """
+
+    speed_kmh: float = 40.0
+    circuity: float = 1.3
+
+    def __post_init__(self) -> None:
+        if not self.speed_kmh > 0:
+            raise ValueError(f"HaversineTravel speed_kmh must be positive, got {self.speed_kmh}.")
+        if not self.circuity >= 1.0:
+            raise ValueError(f"HaversineTravel circuity must be at least 1, got {self.circuity}.")
+
+    def matrix(self, locations: Sequence[Location]) -> TravelMatrix:
+        if not locations:
+            empty = np.zeros((0, 0), dtype=np.int64)
+            return TravelMatrix(empty, empty)
+        lat = np.fromiter((loc.lat for loc in locations), dtype=np.float64, count=len(locations))
+        lon = np.fromiter((loc.lon for loc in locations), dtype=np.float64, count=len(locations))
+        road_m = haversine_metres(lat, lon) * self.circuity
+        seconds = road_m / (self.speed_kmh / 3.6)
+        return TravelMatrix(
+            durations=np.ceil(seconds).astype(np.int64),
+            distances=np.ceil(road_m).astype(np.int64),
+        )

@@ -1,0 +1,133 @@
+"""Solver parameters: a frozen dataclass with defaults, loadable from TOML.
+
+The ``[solver]`` table of config.toml maps one to one onto :class:`SolveParams`;
+an empty table gives the defaults, and an unknown key is an error rather than
+a silently ignored typo.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+FIRST_SOLUTION_STRATEGIES = frozenset(
+    {
+        "AUTOMATIC",
+        "PATH_CHEAPEST_ARC",
+        "PATH_MOST_CONSTRAINED_ARC",
+        "SAVINGS",
+        "PARALLEL_SAVINGS",
+        "SWEEP",
+        "CHRISTOFIDES",
+        "BEST_INSERTION",
+        "PARALLEL_CHEAPEST_INSERTION",
+        "SEQUENTIAL_CHEAPEST_INSERTION",
+        "LOCAL_CHEAPEST_INSERTION",
+        "LOCAL_CHEAPEST_COST_INSERTION",
+        "GLOBAL_CHEAPEST_ARC",
+        "LOCAL_CHEAPEST_ARC",
+        "FIRST_UNBOUND_MIN_VALUE",
+    }
+)
+METAHEURISTICS = frozenset(
+    {"AUTOMATIC", "GREEDY_DESCENT", "GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GENERIC_TABU_SEARCH"}
+)
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How hard and how to search, and what the objective weighs.
+
+    Costs are in seconds of driving: an arc costs its driving time, and every
+    other weight says how many seconds of driving it is worth. The defaults
+    make the objective lexicographic in practice: a served visit is worth more
+    than any day's driving, and driving more than balance and preferences.
+    """
+
+    time_limit_s: float = 10.0
+    #: a work limit (solutions found per search); with it, runs are repeatable
+    solution_limit: int | None = None
+    #: parallel searches; 0 means one per CPU core
+    workers: int = 0
+    #: the first-solution strategy of each parallel search, in turn
+    first_solution_strategies: tuple[str, ...] = (
+        "PARALLEL_CHEAPEST_INSERTION",
+        "LOCAL_CHEAPEST_INSERTION",
+        "SAVINGS",
+        "PATH_CHEAPEST_ARC",
+    )
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    guided_local_search_lambda: float = 0.1
+    #: share of the time spent on the first, diverse round; the rest restarts
+    #: every search from the best plan found so far
+    restart_share: float = 0.5
+    #: seeds the order of the portfolio and the generators; the OR-Tools
+    #: search itself is deterministic under a solution limit
+    seed: int = 0
+    #: cost of leaving out a mandatory visit, times its priority
+    unassigned_penalty: int = 10_000_000
+    #: cost of leaving out an optional visit, times its priority
+    optional_penalty: int = 100_000
+    #: cost when a visit with preferred medics gets another one
+    preference_cost: int = 600
+    #: cost per visit of the gap between the busiest and the idlest medic
+    balance_cost: int = 60
+    log_search: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.time_limit_s > 0:
+            raise ValueError(f"SolveParams time_limit_s must be positive, got {self.time_limit_s}.")
+        if self.solution_limit is not None and self.solution_limit < 1:
+            raise ValueError(f"SolveParams solution_limit must be at least 1, got {self.solution_limit}.")
+        if self.workers < 0:
+            raise ValueError(f"SolveParams workers must be 0 (one per core) or more, got {self.workers}.")
+        strategies = tuple(self.first_solution_strategies)
+        if not strategies:
+            raise ValueError("SolveParams first_solution_strategies must name at least one strategy.")
+        for name in strategies:
+            if name not in FIRST_SOLUTION_STRATEGIES:
+                raise ValueError(
+                    f"SolveParams first_solution_strategies holds unknown strategy {name!r}; "
+                    f"choose from {sorted(FIRST_SOLUTION_STRATEGIES)}."
+                )
+        object.__setattr__(self, "first_solution_strategies", strategies)
+        if self.metaheuristic not in METAHEURISTICS:
+            raise ValueError(
+                f"SolveParams metaheuristic {self.metaheuristic!r} is unknown; choose from {sorted(METAHEURISTICS)}."
+            )
+        if not 0.0 <= self.restart_share < 1.0:
+            raise ValueError(f"SolveParams restart_share must lie in [0, 1), got {self.restart_share}.")
+        for name in ("unassigned_penalty", "optional_penalty", "preference_cost", "balance_cost"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"SolveParams {name} must not be negative, got {getattr(self, name)}.")
+        if self.guided_local_search_lambda <= 0:
+            raise ValueError(
+                f"SolveParams guided_local_search_lambda must be positive, got {self.guided_local_search_lambda}."
+            )
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> SolveParams:
+        """Build from a ``[solver]`` table; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ValueError(f"[solver] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        values = dict(table)
+        if "first_solution_strategies" in values:
+            values["first_solution_strategies"] = tuple(values["first_solution_strategies"])
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> SolveParams:
+        """Read the ``[solver]`` table of a TOML file (missing table: defaults)."""
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+        return cls.from_mapping(document.get("solver", {}))

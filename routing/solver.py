@@ -1,0 +1,484 @@
+"""Solve a :class:`~routing.model.Problem` with the OR-Tools routing library.
+
+This is the only module that imports ``ortools``. It works in three steps:
+
+1. :func:`compile_problem` turns the problem into plain integer tables
+   (seconds from :attr:`Problem.origin`, one node per visit, one per depot),
+   which pickle cheaply to worker processes.
+2. A portfolio of searches, one per worker process, each with its own
+   first-solution strategy, runs for part of the time limit. The best plan is
+   then handed back to every worker as the starting point of a second round
+   with varied guided-local-search settings ("restarts from the best").
+3. The best plan is read back into a :class:`~routing.result.Result`, and every
+   visit left out gets a reason from :mod:`routing.explain`.
+
+Every visit sits in a disjunction, so a plan always comes back: a visit that
+is hard to place is left out with a penalty, never turned into "no solution".
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from routing.explain import explain, servable_by
+from routing.model import Problem, Visit, seconds_between, utc
+from routing.params import SolveParams
+from routing.result import Kpis, PlacedBreak, Result, Route, Stop
+
+#: seconds kept back from the time limit for process start-up and read-back
+_OVERHEAD_S = 0.4
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The problem as integer tables. Nodes ``0..depots-1`` are depots, then one
+    node per schedulable visit (``visit_of_node``)."""
+
+    depot_count: int
+    node_location: list[int]
+    visit_of_node: list[int]  # problem visit position per node; -1 for depots
+    starts: list[int]
+    ends: list[int]
+    transit: list[list[int]]  # service of i + drive i->j + setup of j
+    arc_costs: list[list[list[int]]]  # per cost class: drive i->j (+ preference cost)
+    cost_class_of_vehicle: list[int]
+    service: list[int]
+    windows: list[list[tuple[int, int]]]
+    allowed: list[list[int]]
+    penalty: list[int]
+    demand: dict[str, list[int]]
+    stock: dict[str, list[int]]
+    max_visits: list[int]
+    shift_start: list[int]
+    soft_end: list[int]
+    hard_end: list[int]
+    overtime_coef: list[int]
+    breaks: list[list[tuple[int, int, int]]]  # (earliest start, latest start, duration)
+    horizon: int
+    balance_cost: int
+
+
+@dataclass(frozen=True)
+class Found:
+    """One search's best plan: per vehicle, (index, node, start) of each visit,
+    the start and end times, and the breaks as (start, duration)."""
+
+    objective: int
+    strategy: str
+    routes: list[list[tuple[int, int, int]]]
+    departures: list[int]
+    returns: list[int]
+    breaks: list[list[tuple[int, int]]]
+
+
+def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
+    """Turn the problem into integer tables for the routing model."""
+    origin = problem.origin
+    durations = problem.matrix.durations
+    shifts = problem.shifts
+    depot_locations: dict[int, int] = {}
+    for shift in shifts:
+        for loc in (shift.start_location, shift.end_location):
+            depot_locations.setdefault(problem.location_index(loc), len(depot_locations))
+    node_location = list(depot_locations)
+    visit_of_node = [-1] * len(node_location)
+    allowed: list[list[int]] = [[] for _ in node_location]
+    vehicle_of = {s.medic_id: v for v, s in enumerate(shifts)}
+    for position, visit in enumerate(problem.visits):
+        able = [vehicle_of[s.medic_id] for s in servable_by(problem, visit)]
+        if able:  # an empty list would mean "any vehicle" to OR-Tools
+            node_location.append(problem.location_index(visit.location))
+            visit_of_node.append(position)
+            allowed.append(able)
+    size = len(node_location)
+    visits: list[Visit | None] = [problem.visits[p] if p >= 0 else None for p in visit_of_node]
+    service = [int(v.service.total_seconds()) if v else 0 for v in visits]
+    setup = [int(v.setup.total_seconds()) if v else 0 for v in visits]
+    where = np.asarray(node_location)
+    drive = durations[np.ix_(where, where)]
+    # Setup is paid on arriving from somewhere else, so a group at one address sets up once.
+    moved = where[:, None] != where[None, :]
+    transit = np.asarray(service)[:, None] + drive + moved * np.asarray(setup)[None, :]
+    base_costs = drive.tolist()
+    arc_costs, cost_class_of_vehicle = _arc_cost_classes(shifts, visits, base_costs, params.preference_cost)
+    horizon = max(seconds_between(origin, s.latest_end) for s in shifts)
+    windows = []
+    for maybe in visits:
+        if maybe is None:
+            windows.append([(0, horizon)])
+            continue
+        clipped = [
+            (max(0, seconds_between(origin, w.start)), min(horizon, seconds_between(origin, w.end)))
+            for w in maybe.windows
+        ]
+        windows.append([(a, b) for a, b in clipped if a <= b] or [(0, horizon)])
+    kinds = problem.supply_kinds
+    penalty = [
+        0 if v is None else (params.optional_penalty if v.optional else params.unassigned_penalty) * v.priority
+        for v in visits
+    ]
+    return Compiled(
+        depot_count=len(depot_locations),
+        node_location=node_location,
+        visit_of_node=visit_of_node,
+        starts=[depot_locations[problem.location_index(s.start_location)] for s in shifts],
+        ends=[depot_locations[problem.location_index(s.end_location)] for s in shifts],
+        transit=transit.tolist(),
+        arc_costs=arc_costs,
+        cost_class_of_vehicle=cost_class_of_vehicle,
+        service=service,
+        windows=windows,
+        allowed=allowed,
+        penalty=penalty,
+        demand={k: [v.demand.get(k, 0) if v else 0 for v in visits] for k in kinds},
+        stock={k: [s.stock.get(k, 0) for s in shifts] for k in kinds},
+        max_visits=[size if s.max_visits is None else s.max_visits for s in shifts],
+        shift_start=[seconds_between(origin, s.window.start) for s in shifts],
+        soft_end=[seconds_between(origin, s.window.end) for s in shifts],
+        hard_end=[seconds_between(origin, s.latest_end) for s in shifts],
+        overtime_coef=[s.overtime_cost_per_minute for s in shifts],
+        breaks=[
+            [
+                (
+                    seconds_between(origin, b.window.start),
+                    seconds_between(origin, b.window.end),
+                    int(b.duration.total_seconds()),
+                )
+                for b in s.breaks
+            ]
+            for s in shifts
+        ],
+        horizon=horizon,
+        balance_cost=params.balance_cost,
+    )
+
+
+def _arc_cost_classes(shifts, visits, base_costs, preference_cost):  # type: ignore[no-untyped-def]
+    """One cost matrix per distinct set of 'visits this medic is not preferred
+    for': a medic nobody prefers shares the plain driving matrix."""
+    classes: dict[frozenset[int], int] = {}
+    matrices: list[list[list[int]]] = []
+    class_of_vehicle = []
+    for shift in shifts:
+        unpreferred = frozenset(
+            node
+            for node, visit in enumerate(visits)
+            if visit is not None and visit.preferred_medics and shift.medic_id not in visit.preferred_medics
+        )
+        if preference_cost == 0:
+            unpreferred = frozenset()
+        if unpreferred not in classes:
+            classes[unpreferred] = len(matrices)
+            if unpreferred:
+                matrix = [row[:] for row in base_costs]
+                for row in matrix:
+                    for node in unpreferred:
+                        row[node] += preference_cost
+                matrices.append(matrix)
+            else:
+                matrices.append(base_costs)
+        class_of_vehicle.append(classes[unpreferred])
+    return matrices, class_of_vehicle
+
+
+class _Model:
+    """A RoutingModel built from a :class:`Compiled` problem."""
+
+    def __init__(self, c: Compiled) -> None:
+        self.c = c
+        vehicles = len(c.starts)
+        self.manager = pywrapcp.RoutingIndexManager(len(c.node_location), vehicles, c.starts, c.ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        routing, manager = self.routing, self.manager
+
+        cost_callbacks = [routing.RegisterTransitMatrix(matrix) for matrix in c.arc_costs]
+        for vehicle, cost_class in enumerate(c.cost_class_of_vehicle):
+            routing.SetArcCostEvaluatorOfVehicle(cost_callbacks[cost_class], vehicle)
+
+        transit = routing.RegisterTransitMatrix(c.transit)
+        routing.AddDimension(transit, c.horizon, c.horizon, False, "time")
+        self.time = routing.GetDimensionOrDie("time")
+
+        for node in range(c.depot_count, len(c.node_location)):
+            index = manager.NodeToIndex(node)
+            cumul = self.time.CumulVar(index)
+            windows = c.windows[node]
+            cumul.SetRange(windows[0][0], windows[-1][1])
+            for (_, gap_start), (gap_end, _) in itertools.pairwise(windows):
+                cumul.RemoveInterval(gap_start + 1, gap_end - 1)
+            routing.AddDisjunction([index], c.penalty[node])
+            # SetAllowedVehiclesForIndex has no working Python typemap in OR-Tools
+            # 9.15 (its absl::Span argument rejects every list), so restrict the
+            # vehicle variable itself; -1 keeps the visit droppable.
+            routing.VehicleVar(index).SetValues([-1, *c.allowed[node]])
+
+        solver = routing.solver()
+        node_visit_transits = [c.service[manager.IndexToNode(i)] for i in range(routing.Size())]
+        for vehicle in range(vehicles):
+            start, end = routing.Start(vehicle), routing.End(vehicle)
+            self.time.CumulVar(start).SetRange(c.shift_start[vehicle], c.hard_end[vehicle])
+            self.time.CumulVar(end).SetRange(c.shift_start[vehicle], c.hard_end[vehicle])
+            if c.soft_end[vehicle] < c.hard_end[vehicle]:
+                self.time.SetCumulVarSoftUpperBound(end, c.soft_end[vehicle], c.overtime_coef[vehicle])
+            # Leave as late and come back as early as the plan allows.
+            routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(start))
+            routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
+            if c.breaks[vehicle]:
+                intervals = [
+                    solver.FixedDurationIntervalVar(lo, hi, duration, False, f"break {vehicle} {k}")
+                    for k, (lo, hi, duration) in enumerate(c.breaks[vehicle])
+                ]
+                self.time.SetBreakIntervalsOfVehicle(intervals, vehicle, node_visit_transits)
+                if len(intervals) > 1:
+                    # OR-Tools lets one vehicle's breaks overlap each other unless told not to.
+                    solver.Add(solver.DisjunctiveConstraint(intervals, f"breaks {vehicle} apart"))
+
+        for kind, demand in c.demand.items():
+            callback = routing.RegisterUnaryTransitVector(demand)
+            routing.AddDimensionWithVehicleCapacity(callback, 0, c.stock[kind], True, f"stock {kind}")
+
+        visit_count = [0 if node < c.depot_count else 1 for node in range(len(c.node_location))]
+        counter = routing.RegisterUnaryTransitVector(visit_count)
+        routing.AddDimensionWithVehicleCapacity(counter, 0, c.max_visits, True, "visits")
+        if c.balance_cost:
+            routing.GetDimensionOrDie("visits").SetGlobalSpanCostCoefficient(c.balance_cost)
+
+    def search_parameters(
+        self, strategy: str, metaheuristic: str, lam: float, seconds: float, solution_limit: int | None, log: bool
+    ) -> pywrapcp.DefaultRoutingSearchParameters:
+        search = pywrapcp.DefaultRoutingSearchParameters()
+        search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, strategy)
+        search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic)
+        search.guided_local_search_lambda_coefficient = lam
+        search.time_limit.FromMilliseconds(max(100, int(seconds * 1000)))
+        if solution_limit is not None:
+            search.solution_limit = solution_limit
+            # A work limit alone must decide when to stop, so runs repeat exactly.
+            search.time_limit.FromSeconds(10**6)
+        search.log_search = log
+        return search
+
+    def read(self, solution: pywrapcp.Assignment, strategy: str) -> Found:
+        routing, manager, time_dim = self.routing, self.manager, self.time
+        routes, departures, returns = [], [], []
+        for vehicle in range(len(self.c.starts)):
+            index = routing.Start(vehicle)
+            departures.append(solution.Value(time_dim.CumulVar(index)))
+            stops = []
+            index = solution.Value(routing.NextVar(index))
+            while not routing.IsEnd(index):
+                stops.append((index, manager.IndexToNode(index), solution.Value(time_dim.CumulVar(index))))
+                index = solution.Value(routing.NextVar(index))
+            returns.append(solution.Value(time_dim.CumulVar(index)))
+            routes.append(stops)
+        breaks: list[list[tuple[int, int]]] = [[] for _ in self.c.starts]
+        intervals = solution.IntervalVarContainer()
+        for k in range(intervals.Size()):
+            element = intervals.Element(k)
+            name = element.Var().Name()
+            if name.startswith("break ") and element.PerformedValue():
+                vehicle = int(name.split()[1])
+                breaks[vehicle].append((element.StartValue(), element.DurationValue()))
+        for placed in breaks:
+            placed.sort()
+        return Found(solution.ObjectiveValue(), strategy, routes, departures, returns, breaks)
+
+
+def run_search(
+    c: Compiled,
+    strategy: str,
+    metaheuristic: str,
+    lam: float,
+    seconds: float,
+    solution_limit: int | None,
+    start_from: list[list[int]] | None = None,
+    log: bool = False,
+) -> Found | None:
+    """Build the model and search; ``start_from`` (routing indices per vehicle)
+    seeds the search with a known plan instead of a first-solution heuristic."""
+    model = _Model(c)
+    search = model.search_parameters(strategy, metaheuristic, lam, seconds, solution_limit, log)
+    label = f"{strategy}/{metaheuristic}/{lam:g}"
+    if start_from is None:
+        solution = model.routing.SolveWithParameters(search)
+    else:
+        # Close the model with our parameters first: otherwise the hint is read
+        # into a model closed with the defaults, and our search settings are
+        # silently ignored. Reading the routes runs a search of its own to fill
+        # in the times, which with breaks can eat the whole time limit, so it
+        # gets a short limit of its own; the solve below resets the limit.
+        reading = model.search_parameters(
+            strategy, metaheuristic, lam, min(0.5, max(0.1, seconds / 10)), solution_limit, log
+        )
+        model.routing.CloseModelWithParameters(reading)
+        hint = model.routing.ReadAssignmentFromRoutes(start_from, True)
+        if hint is None:
+            return None
+        solution = model.routing.SolveFromAssignmentWithParameters(hint, search)
+        label = "restart " + label
+    return None if solution is None else model.read(solution, label)
+
+
+def solve(problem: Problem, params: SolveParams | None = None) -> Result:
+    """Plan the problem: routes for the medics, reasons for the visits left out."""
+    params = params or SolveParams()
+    began = time.perf_counter()
+    if not problem.shifts or not problem.visits:
+        return Result((), explain(problem, [v.id for v in problem.visits]), 0, time.perf_counter() - began)
+    compiled = compile_problem(problem, params)
+    best, labels = _portfolio(compiled, params, began)
+    routes = _to_routes(problem, compiled, best) if best else ()
+    served = {stop.visit_id for route in routes for stop in route.stops}
+    left_out = [v.id for v in problem.visits if v.id not in served]
+    return Result(
+        routes=routes,
+        unassigned=explain(problem, left_out),
+        objective=best.objective if best else -1,
+        runtime_s=time.perf_counter() - began,
+        strategy=best.strategy if best else "no plan found",
+        searches=tuple(labels),
+    )
+
+
+def _better(a: Found | None, b: Found | None) -> Found | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b.objective < a.objective else a
+
+
+def _portfolio(c: Compiled, params: SolveParams, began: float) -> tuple[Found | None, list[str]]:
+    workers = params.worker_count
+    strategies = params.first_solution_strategies
+    budget = max(0.1, params.time_limit_s - _OVERHEAD_S)
+    first_round = budget * (1.0 - params.restart_share)
+    first_jobs = [
+        (strategies[(params.seed + k) % len(strategies)], params.metaheuristic, params.guided_local_search_lambda)
+        for k in range(workers)
+    ]
+    # Restarts vary the penalty weight of guided local search: a smaller lambda
+    # intensifies around the best plan, a larger one diversifies away from it.
+    restart_lambdas = [params.guided_local_search_lambda * f for f in (1.0, 0.5, 2.0, 0.25)]
+    labels: list[str] = []
+    best: Found | None = None
+
+    if workers == 1:
+        best = run_search(c, *first_jobs[0], first_round, params.solution_limit, None, params.log_search)
+        labels.append(first_jobs[0][0])
+        remaining = params.time_limit_s - _OVERHEAD_S - (time.perf_counter() - began)
+        if best is not None and params.restart_share > 0 and remaining > 0.2:
+            again = run_search(
+                c, "AUTOMATIC", params.metaheuristic, restart_lambdas[1], remaining,
+                params.solution_limit, _indices(best), params.log_search,
+            )  # fmt: skip
+            labels.append("restart")
+            best = _better(best, again)
+        return best, labels
+
+    # fork: workers start in milliseconds and need no `__main__` guard in the
+    # caller. Dispatch calls solve() from a single-threaded child process.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(run_search, c, strategy, meta, lam, first_round, params.solution_limit, None, False)
+            for strategy, meta, lam in first_jobs
+        ]
+        for future in futures:  # in submission order, so ties break the same way every time
+            best = _better(best, future.result())
+        labels.extend(job[0] for job in first_jobs)
+        remaining = params.time_limit_s - _OVERHEAD_S - (time.perf_counter() - began)
+        if best is None:
+            # Every first-solution heuristic failed (breaks can do this): give
+            # the rest of the time to the most forgiving strategy.
+            best = run_search(
+                c,
+                "LOCAL_CHEAPEST_INSERTION",
+                params.metaheuristic,
+                params.guided_local_search_lambda,
+                max(remaining, 1.0),
+                params.solution_limit,
+            )
+            return best, [*labels, "LOCAL_CHEAPEST_INSERTION"]
+        if params.restart_share > 0 and remaining > 0.2:
+            seed_routes = _indices(best)
+            futures = [
+                pool.submit(
+                    run_search, c, "AUTOMATIC", params.metaheuristic, restart_lambdas[k % len(restart_lambdas)],
+                    remaining, params.solution_limit, seed_routes, False,
+                )
+                for k in range(workers)
+            ]  # fmt: skip
+            for future in futures:
+                best = _better(best, future.result())
+            labels.append(f"{workers} restarts from the best")
+    return best, labels
+
+
+def _indices(found: Found) -> list[list[int]]:
+    return [[index for index, _, _ in route] for route in found.routes]
+
+
+def _to_routes(problem: Problem, c: Compiled, found: Found) -> tuple[Route, ...]:
+    origin = problem.origin
+    durations, distances = problem.matrix.durations, problem.matrix.distances
+
+    zero, zone = utc(origin), origin.tzinfo
+
+    def at(seconds: int) -> datetime:
+        # in UTC, then back to the problem's zone: exact across daylight saving
+        return (zero + timedelta(seconds=seconds)).astimezone(zone)
+
+    routes = []
+    for vehicle, stops in enumerate(found.routes):
+        if not stops:
+            continue
+        shift = problem.shifts[vehicle]
+        breaks = found.breaks[vehicle]
+        previous_location = problem.location_index(shift.start_location)
+        previous_end = found.departures[vehicle]
+        timed: list[Stop] = []
+        kpis = Kpis()
+        for _, node, start in stops:
+            visit = problem.visits[c.visit_of_node[node]]
+            location = c.node_location[node]
+            travel = int(durations[previous_location, location])
+            resting = sum(d for s, d in breaks if s >= previous_end and s + d <= start)
+            setup = 0 if location == previous_location else int(visit.setup.total_seconds())
+            service = int(visit.service.total_seconds())
+            # Arrive just in time: any slack is spent before driving, which keeps
+            # the arrival consistent with breaks placed anywhere in the gap.
+            arrival = start - setup
+            wait = arrival - previous_end - travel - resting
+            timed.append(
+                Stop(visit.id, at(arrival), at(start), at(start + service), wait, travel,
+                     int(distances[previous_location, location]))
+            )  # fmt: skip
+            kpis = kpis + Kpis(driving_s=travel, distance_m=timed[-1].distance_m, idle_s=wait, service_s=service)
+            previous_location, previous_end = location, start + service
+        home = problem.location_index(shift.end_location)
+        back_s, back_m = int(durations[previous_location, home]), int(distances[previous_location, home])
+        arrival_home = found.returns[vehicle]
+        overtime = max(0, arrival_home - c.soft_end[vehicle])
+        kpis = kpis + Kpis(driving_s=back_s, distance_m=back_m, overtime_s=overtime, visits=len(timed))
+        routes.append(
+            Route(
+                medic_id=shift.medic_id,
+                departure=at(found.departures[vehicle]),
+                arrival_home=at(arrival_home),
+                stops=tuple(timed),
+                breaks=tuple(PlacedBreak(at(s), at(s + d)) for s, d in breaks),
+                return_travel_s=back_s,
+                return_distance_m=back_m,
+                kpis=kpis,
+            )
+        )
+    return tuple(routes)
