@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same day (default 7)")
     demo.add_argument("--medics", type=_positive, default=20)
     demo.add_argument("--bookings", type=_positive, default=200)
-    demo.add_argument("--date", type=date.fromisoformat, default=None, help="service day, YYYY-MM-DD (default tomorrow)")
+    demo.add_argument(
+        "--date", type=date.fromisoformat, default=None, help="service day, YYYY-MM-DD (default tomorrow)"
+    )
     demo.add_argument("--time-limit", type=float, default=None, help="solver seconds (default from config)")
     return parser
 

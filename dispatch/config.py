@@ -34,4 +34,7 @@ class Settings:
         unknown = sorted(set(travel) - {"speed_kmh", "circuity"})
         if unknown:
             raise ValueError(f"[travel] has unknown key(s) {unknown}.")
+        for key, value in travel.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"[travel] {key} must be a number, got {value!r}.")
         return cls(solver=SolveParams.from_mapping(document.get("solver", {})), travel=HaversineTravel(**travel))

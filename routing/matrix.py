@@ -31,13 +31,8 @@ class TravelMatrix:
     distances: IntMatrix
 
     def __post_init__(self) -> None:
-        durations = np.asarray(self.durations, dtype=np.int64)
-        distances = np.asarray(self.distances, dtype=np.int64)
-        for name, values in (("durations", durations), ("distances", distances)):
-            if values.ndim != 2 or values.shape[0] != values.shape[1]:
-                raise ValueError(f"TravelMatrix {name} must be square, got shape {values.shape}.")
-            if (values < 0).any():
-                raise ValueError(f"TravelMatrix {name} must not hold negative values.")
+        durations = _whole_numbers("durations", self.durations)
+        distances = _whole_numbers("distances", self.distances)
         if durations.shape != distances.shape:
             raise ValueError(
                 f"TravelMatrix durations {durations.shape} and distances {distances.shape} differ in shape."
@@ -50,6 +45,24 @@ class TravelMatrix:
     @property
     def size(self) -> int:
         return int(self.durations.shape[0])
+
+
+def _whole_numbers(name: str, values: npt.ArrayLike) -> IntMatrix:
+    """A private int64 copy; fractions are refused, since truncating them would
+    make travel look shorter than it is (providers round up themselves)."""
+    raw = np.array(values)
+    if raw.ndim != 2 or raw.shape[0] != raw.shape[1]:
+        raise ValueError(f"TravelMatrix {name} must be square, got shape {raw.shape}.")
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"TravelMatrix {name} must be numbers, got {raw.dtype}.")
+    if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+        raise ValueError(f"TravelMatrix {name} must be finite.")
+    if (raw < 0).any():
+        raise ValueError(f"TravelMatrix {name} must not hold negative values.")
+    whole = raw.astype(np.int64)
+    if raw.dtype.kind == "f" and (whole != raw).any():
+        raise ValueError(f"TravelMatrix {name} must be whole numbers; round them up first.")
+    return whole
 
 
 @runtime_checkable

@@ -62,8 +62,8 @@ class SolveParams:
     )
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     guided_local_search_lambda: float = 0.1
-    #: share of the time spent on the first, diverse round; the rest restarts
-    #: every search from the best plan found so far
+    #: share of the time spent in the second round, which restarts every
+    #: search from the best plan of the first, diverse round
     restart_share: float = 0.5
     #: seeds the order of the portfolio and the generators; the OR-Tools
     #: search itself is deterministic under a solution limit
@@ -116,11 +116,14 @@ class SolveParams:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> SolveParams:
         """Build from a ``[solver]`` table; unknown keys are an error."""
+        defaults = cls()
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(table) - known)
         if unknown:
             raise ValueError(f"[solver] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
         values = dict(table)
+        for key, value in values.items():
+            _require_type(key, value, getattr(defaults, key))
         if "first_solution_strategies" in values:
             values["first_solution_strategies"] = tuple(values["first_solution_strategies"])
         return cls(**values)
@@ -131,3 +134,23 @@ class SolveParams:
         with open(path, "rb") as handle:
             document = tomllib.load(handle)
         return cls.from_mapping(document.get("solver", {}))
+
+
+def _require_type(key: str, value: Any, default: Any) -> None:
+    """TOML values must have the type of the default: a quoted number is a typo."""
+    if key == "solution_limit":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        wanted = "a whole number"
+    elif isinstance(default, bool):
+        ok, wanted = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, wanted = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(default, float):
+        ok, wanted = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+    elif isinstance(default, str):
+        ok, wanted = isinstance(value, str), "a string"
+    else:
+        ok = isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+        wanted = "a list of strings"
+    if not ok:
+        raise ValueError(f"[solver] {key} must be {wanted}, got {value!r}.")

@@ -260,9 +260,10 @@ class _Model:
         search.guided_local_search_lambda_coefficient = lam
         search.time_limit.FromMilliseconds(max(100, int(seconds * 1000)))
         if solution_limit is not None:
+            # Runs repeat exactly when the work limit stops them; the time
+            # limit stays as a backstop for a search that stops finding
+            # solutions (it never reaches the limit then).
             search.solution_limit = solution_limit
-            # A work limit alone must decide when to stop, so runs repeat exactly.
-            search.time_limit.FromSeconds(10**6)
         search.log_search = log
         return search
 
