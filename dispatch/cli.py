@@ -8,32 +8,46 @@ one line on stderr and exit status 2, never a stack trace.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
-import warnings
-from collections import Counter
-from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
 
 from dispatch.config import Settings
-from dispatch.sample_day import sample_day
-from routing import Problem, UnservableVisitWarning, solve
-from routing.check import check
+from dispatch.db import make_engine, migrate, session_scope
+from dispatch.demo import seed_demo_day
+from dispatch.planning import plan_day
+from dispatch.report import day_report
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dripline", description="Dispatch and routing for mobile IV therapy.")
     parser.add_argument("--config", help="path to config.toml (default: $DRIPLINE_CONFIG or ./config.toml)")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="plan a generated Denver-area day and print the route sheets")
+    demo = commands.add_parser("demo", help="plan a generated Denver-area day in a fresh embedded database")
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same day (default 7)")
     demo.add_argument("--medics", type=_positive, default=20)
     demo.add_argument("--bookings", type=_positive, default=200)
-    demo.add_argument(
-        "--date", type=date.fromisoformat, default=None, help="service day, YYYY-MM-DD (default tomorrow)"
-    )
-    demo.add_argument("--time-limit", type=float, default=None, help="solver seconds (default from config)")
+    demo.add_argument("--date", type=_day, default=None, help="service day, YYYY-MM-DD (default tomorrow)")
+    demo.add_argument("--db-file", default="dripline-demo.db", help="SQLite file to create (default dripline-demo.db)")
+    plan = commands.add_parser("plan", help="plan and publish one service day")
+    plan.add_argument("--date", type=_day, required=True, help="service day, YYYY-MM-DD")
+    plan.add_argument("--db", default=_default_db(), help="database URL (default $DRIPLINE_DATABASE_URL)")
     return parser
+
+
+def _default_db() -> str:
+    return os.environ.get("DRIPLINE_DATABASE_URL", "sqlite:///dripline.db")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
 def _positive(text: str) -> int:
@@ -44,26 +58,45 @@ def _positive(text: str) -> int:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a fresh embedded database, fill it with a generated day, plan it and report."""
     day = args.date or date.today() + timedelta(days=1)
-    params = settings.solver if args.time_limit is None else replace(settings.solver, time_limit_s=args.time_limit)
-    print(f"Generating {day}: {args.medics} medics, {args.bookings} bookings (seed {args.seed}) ...", flush=True)
-    visits, shifts = sample_day(day, medics=args.medics, bookings=args.bookings, seed=args.seed)
-    with warnings.catch_warnings():
-        # the demo plants a visit nobody can serve; its reason is printed below
-        warnings.simplefilter("ignore", UnservableVisitWarning)
-        problem = Problem.build(visits, shifts, settings.travel)
-    print(f"Solving {len(visits)} visits for {len(shifts)} medics, up to {params.time_limit_s:g} s ...", flush=True)
-    began = time.perf_counter()
-    result = solve(problem, params)
-    print(f"Solved in {time.perf_counter() - began:.1f} s ({result.strategy}).\n")
-    print(result.summary())
-    reasons = Counter(item.reason.value for item in result.unassigned)
-    print("\nunassigned by reason: " + (", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) or "none"))
-    violations = check(problem, result)
-    print(f"checker: {'plan is valid' if not violations else f'{len(violations)} violation(s)'}")
-    for violation in violations[:20]:
-        print(f"  {violation.rule}: {violation.message}")
-    return 0 if not violations else 1
+    path = Path(args.db_file)
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    print(
+        f"[1/3] Generating {day}: {args.medics} medics, {args.bookings} bookings (seed {args.seed}) in {path}",
+        flush=True,
+    )
+    with session_scope(engine) as session:
+        seed_demo_day(session, day, medics=args.medics, bookings=args.bookings, seed=args.seed)
+    print(
+        f"[2/3] Planning: solve in a child process, up to {settings.solver.time_limit_s:g} s, then check ...",
+        flush=True,
+    )
+    outcome = plan_day(engine, day, settings)
+    stages = ", ".join(f"{name.removesuffix('_s')} {seconds:.1f} s" for name, seconds in outcome.timings.items())
+    print(f"[3/3] {outcome.status}: version {outcome.version} ({stages})\n", flush=True)
+    if outcome.status != "published":
+        print(f"dripline: the plan was not published: {outcome.detail}", file=sys.stderr)
+        return 1
+    with Session(engine) as session:
+        print(day_report(session, day, ZoneInfo("America/Denver")))
+    print("\nchecker: the published plan passed routing.check")
+    return 0
+
+
+def run_plan(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(args.db)
+    migrate(engine)
+    print(f"Planning {args.date} ...", flush=True)
+    outcome = plan_day(engine, args.date, settings)
+    print(f"{outcome.status}: version {outcome.version} {outcome.detail}".rstrip())
+    if outcome.status == "published":
+        with Session(engine) as session:
+            print(day_report(session, args.date, ZoneInfo("America/Denver")))
+    return 0 if outcome.status in ("published", "unchanged") else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.load(args.config)
         if args.command == "demo":
             return run_demo(args, settings)
+        if args.command == "plan":
+            return run_plan(args, settings)
     except ValueError as error:
         print(f"dripline: {error}", file=sys.stderr)
         return 2

@@ -1,21 +1,204 @@
-"""Settings from config.toml: the solver's parameters and the travel model."""
+"""Settings from config.toml: the solver's parameters, the travel model, the geocoder and the scheduler."""
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from routing import HaversineTravel, SolveParams
 
 DEFAULT_CONFIG = Path("config.toml")
+
+GEOCODER_PROVIDERS = frozenset({"nominatim", "photon"})
+
+
+@dataclass(frozen=True)
+class GeocoderSettings:
+    """Which geocoder to ask, and the service area its answers must fall in.
+
+    ``url`` None means the provider's public service; a self-hosted one is given as
+    ``http(s)://host[:port][/prefix]``. ``bbox`` is (south, west, north, east) in degrees:
+    an answer outside it is rejected as ``outside_area``, never used.
+    """
+
+    provider: str = "nominatim"
+    url: str | None = None
+    user_agent: str = "dripline-dispatch"
+    timeout_s: float = 5.0
+    #: Denver metro, Boulder and the I-70 mountain towns
+    bbox: tuple[float, float, float, float] = (38.9, -107.0, 40.6, -104.3)
+    country_codes: str = "us"
+
+    def __post_init__(self) -> None:
+        if self.provider not in GEOCODER_PROVIDERS:
+            raise ValueError(
+                f"GeocoderSettings provider {self.provider!r} is unknown; choose from {sorted(GEOCODER_PROVIDERS)}."
+            )
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+                raise ValueError(
+                    f"GeocoderSettings url must look like http(s)://host[:port][/prefix], got {self.url!r}."
+                )
+        if not self.user_agent.strip():
+            raise ValueError("GeocoderSettings user_agent must not be empty.")
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise ValueError(f"GeocoderSettings timeout_s must be positive, got {self.timeout_s}.")
+        bbox = tuple(float(v) for v in self.bbox)
+        if len(bbox) != 4:
+            raise ValueError(f"GeocoderSettings bbox must be [south, west, north, east], got {list(self.bbox)}.")
+        south, west, north, east = bbox
+        if not (-90.0 <= south < north <= 90.0 and -180.0 <= west < east <= 180.0):
+            raise ValueError(
+                "GeocoderSettings bbox must be [south, west, north, east] with south < north and west < east, "
+                f"in range, got {list(bbox)}."
+            )
+        object.__setattr__(self, "bbox", bbox)
+
+    @property
+    def domain(self) -> str | None:
+        """``host[:port][/prefix]`` of ``url`` (geopy's ``domain``); None for the public service."""
+        if self.url is None:
+            return None
+        parts = urlsplit(self.url)
+        return parts.netloc + parts.path.rstrip("/")
+
+    @property
+    def scheme(self) -> str | None:
+        """``http`` or ``https`` of ``url``; None for the public service."""
+        return None if self.url is None else urlsplit(self.url).scheme
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> GeocoderSettings:
+        """Build from a ``[geocoder]`` table; unknown keys and wrong types are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ValueError(f"[geocoder] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        for key, value in table.items():
+            if key == "timeout_s":
+                ok, wanted = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+            elif key == "bbox":
+                ok = (
+                    isinstance(value, list | tuple)
+                    and len(value) == 4
+                    and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+                )
+                wanted = "a list of four numbers [south, west, north, east]"
+            else:
+                ok, wanted = isinstance(value, str), "a string"
+            if not ok:
+                raise ValueError(f"[geocoder] {key} must be {wanted}, got {value!r}.")
+        values = dict(table)
+        if "bbox" in values:
+            values["bbox"] = tuple(float(v) for v in values["bbox"])
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise ValueError(f"[geocoder] {error}") from None
+
+
+#: Hours a nightly or cut-off job must not fire in: the daylight-saving hole. In spring 02:00-03:00 does not
+#: exist (a 02:30 job runs at 03:30); in autumn 01:00-02:00 happens twice (a 01:30 job runs twice).
+DST_HOLE_HOURS = frozenset({1, 2})
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """When the scheduler process re-plans: the ``[scheduler]`` table.
+
+    ``nightly_cron`` re-plans the next day; each of ``cutoffs`` (same-day batch cut-offs) re-plans today. Each is a
+    5-field crontab (minute hour day month day-of-week) read in ``timezone``. Day-of-week must be written as names
+    (``mon-fri``): APScheduler 3 numbers Monday 0, crontab numbers Sunday 0. No job may fire from 01:00 to 03:00
+    (:data:`DST_HOLE_HOURS`). ``misfire_grace_s`` is how late a delayed run may still start (hours, not seconds).
+    """
+
+    timezone: str = "America/Denver"
+    nightly_cron: str = "0 22 * * *"
+    cutoffs: tuple[str, ...] = ()
+    misfire_grace_s: int = 6 * 3600
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cutoffs, list):
+            object.__setattr__(self, "cutoffs", tuple(self.cutoffs))
+        for key in ("timezone", "nightly_cron"):
+            if not isinstance(getattr(self, key), str):
+                raise ValueError(f"[scheduler] {key} must be a string, got {getattr(self, key)!r}.")
+        if not isinstance(self.cutoffs, tuple) or not all(isinstance(expr, str) for expr in self.cutoffs):
+            raise ValueError(f"[scheduler] cutoffs must be a list of crontab strings, got {self.cutoffs!r}.")
+        if isinstance(self.misfire_grace_s, bool) or not isinstance(self.misfire_grace_s, int):
+            raise ValueError(f"[scheduler] misfire_grace_s must be a whole number, got {self.misfire_grace_s!r}.")
+        if self.misfire_grace_s < 3600:
+            raise ValueError(
+                f"[scheduler] misfire_grace_s must be at least 3600 (an hour), got {self.misfire_grace_s}: "
+                "a run delayed by a busy or sleeping host longer than the grace is silently skipped."
+            )
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(
+                f"[scheduler] timezone {self.timezone!r} is not a known IANA time zone (e.g. 'America/Denver')."
+            ) from None
+        _check_crontab("nightly_cron", self.nightly_cron, zone)
+        for number, expr in enumerate(self.cutoffs):
+            _check_crontab(f"cutoffs[{number}]", expr, zone)
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> SchedulerSettings:
+        """Build from a ``[scheduler]`` table; unknown keys, wrong types, a bad zone or crontab are an error."""
+        if not isinstance(table, Mapping):
+            raise ValueError("[scheduler] must be a table.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ValueError(f"[scheduler] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        if "cutoffs" in table and not isinstance(table["cutoffs"], list):
+            raise ValueError(f"[scheduler] cutoffs must be a list of crontab strings, got {table['cutoffs']!r}.")
+        return cls(**table)
+
+
+def _check_crontab(key: str, expr: str, zone: ZoneInfo) -> None:
+    """A 5-field crontab that fires some day, with day names, outside the daylight-saving hole."""
+    from apscheduler.triggers.cron import CronTrigger  # lazy: only the scheduler process needs APScheduler
+
+    fields_ = expr.split()
+    if len(fields_) == 5 and any(char.isdigit() for char in fields_[4]):
+        raise ValueError(
+            f"[scheduler] {key} = {expr!r}: write the day of week as names (mon, tue, ..., sun or mon-fri): "
+            "APScheduler 3 numbers Monday 0 where crontab numbers Sunday 0."
+        )
+    try:
+        trigger = CronTrigger.from_crontab(expr, timezone=zone)
+    except ValueError as error:
+        raise ValueError(
+            f"[scheduler] {key} = {expr!r} is not a valid crontab (minute hour day month day-of-week): {error}."
+        ) from None
+    hour = trigger.fields[CronTrigger.FIELD_NAMES.index("hour")]
+    in_hole = sorted(h for h in DST_HOLE_HOURS if hour.get_next_value(datetime(2001, 1, 1, h)) == h)
+    if in_hole:
+        raise ValueError(
+            f"[scheduler] {key} = {expr!r} fires at hour(s) {in_hole}, inside the 01:00-03:00 daylight-saving hole: "
+            "on the spring change 02:00-03:00 does not exist and on the autumn change 01:00-02:00 happens twice, "
+            "so the job would run late or twice. Choose another hour."
+        )
+    if trigger.get_next_fire_time(None, datetime.now(zone)) is None:
+        raise ValueError(f"[scheduler] {key} = {expr!r} never fires (no such date).")
 
 
 @dataclass(frozen=True)
 class Settings:
     solver: SolveParams = field(default_factory=SolveParams)
     travel: HaversineTravel = field(default_factory=HaversineTravel)
+    geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Settings:
@@ -37,4 +220,12 @@ class Settings:
         for key, value in travel.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"[travel] {key} must be a number, got {value!r}.")
-        return cls(solver=SolveParams.from_mapping(document.get("solver", {})), travel=HaversineTravel(**travel))
+        geocoder = document.get("geocoder", {})
+        if not isinstance(geocoder, dict):
+            raise ValueError("[geocoder] must be a table.")
+        return cls(
+            solver=SolveParams.from_mapping(document.get("solver", {})),
+            travel=HaversineTravel(**travel),
+            geocoder=GeocoderSettings.from_mapping(geocoder),
+            scheduler=SchedulerSettings.from_mapping(document.get("scheduler", {})),
+        )

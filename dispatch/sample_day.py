@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from routing import Break, Location, Shift, TimeWindow, Visit
+from dispatch.labour import colorado_breaks
+from routing import Location, Shift, TimeWindow, Visit
 
 DENVER = ZoneInfo("America/Denver")
 
@@ -63,7 +64,7 @@ ACCESS_MINUTES = {"home": 5, "office": 12, "hotel": 15}
 OBSERVATION_MINUTES = 10
 
 
-def _point(rng: random.Random, area: Area) -> Location:
+def point_in(rng: random.Random, area: Area) -> Location:
     # uniform in a disc: radius ~ sqrt(u); 1 degree of latitude ~ 111 km
     r_km = area.radius_km * rng.random() ** 0.5
     angle = rng.uniform(0.0, 6.283185307179586)
@@ -74,24 +75,6 @@ def _point(rng: random.Random, area: Area) -> Location:
 
 def _at(day: date, hour: float) -> datetime:
     return datetime.combine(day, time(0), DENVER) + timedelta(minutes=round(hour * 60))
-
-
-def colorado_breaks(start: datetime, end: datetime) -> tuple[Break, ...]:
-    """A 30-minute meal for shifts over 5 hours, in the middle of the shift, and
-    a 10-minute rest for every 4 hours worked."""
-    hours = (end - start) / timedelta(hours=1)
-    breaks: list[Break] = []
-    if hours > 5:
-        middle = start + (end - start) / 2
-        breaks.append(
-            Break(timedelta(minutes=30), TimeWindow(middle - timedelta(hours=1.5), middle + timedelta(hours=1)))
-        )
-    for k in range(int(hours // 4)):
-        centre = start + timedelta(hours=4 * k + 2)
-        breaks.append(
-            Break(timedelta(minutes=10), TimeWindow(centre - timedelta(hours=1), centre + timedelta(hours=1)))
-        )
-    return tuple(breaks)
 
 
 def sample_shifts(day: date, medics: int, rng: random.Random) -> list[Shift]:
@@ -106,7 +89,7 @@ def sample_shifts(day: date, medics: int, rng: random.Random) -> list[Shift]:
             area = AREAS[4]
         else:
             area = AREAS[k % 4]
-        home = _point(rng, area)
+        home = point_in(rng, area)
         begin, finish = patterns[k % len(patterns)]
         start, end = _at(day, begin), _at(day, finish)
         shifts.append(
@@ -146,7 +129,7 @@ def sample_visits(day: date, bookings: int, shifts: list[Shift], rng: random.Ran
         kind = rng.choices(["home", "office", "hotel"], weights=[0.6, 0.2, 0.2])[0]
         group = rng.randint(2, 8) if kind != "home" and rng.random() < 0.4 else 1
         service = rng.choices(names, weights=service_weights)[0]
-        where = _point(rng, area)
+        where = point_in(rng, area)
         opens = (
             rng.choice([8, 8.5, 9, 10, 11, 12, 13, 14, 15, 16, 17]) if not area.mountain else rng.choice([9, 12, 14])
         )

@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +25,39 @@ class UnservableVisitWarning(UserWarning):
     """A visit that no shift could ever serve (it will come back unassigned)."""
 
 
+class FrozenCounts(Mapping[str, int]):
+    """A read-only, picklable, hashable mapping of supply kind to amount."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, int]) -> None:
+        object.__setattr__(self, "_items", dict(items))
+
+    def __getitem__(self, key: str) -> int:
+        return self._items[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._items) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"{self._items!r}"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("FrozenCounts is read-only")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (FrozenCounts, (self._items,))
+
+
 def _frozen_mapping(owner: str, name: str, values: Mapping[str, int]) -> Mapping[str, int]:
     clean: dict[str, int] = {}
     for kind, amount in values.items():
@@ -34,7 +66,7 @@ def _frozen_mapping(owner: str, name: str, values: Mapping[str, int]) -> Mapping
         if amount < 0:
             raise ValueError(f"{owner} {name}[{kind!r}] must not be negative, got {amount}.")
         clean[str(kind)] = amount
-    return MappingProxyType(clean)
+    return FrozenCounts(clean)
 
 
 def utc(moment: datetime) -> datetime:

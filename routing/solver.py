@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +34,7 @@ from routing.params import SolveParams
 from routing.result import Kpis, PlacedBreak, Result, Route, Stop
 
 #: seconds kept back from the time limit for process start-up and read-back
-_OVERHEAD_S = 0.4
+_OVERHEAD_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -293,47 +293,59 @@ class _Model:
         return Found(solution.ObjectiveValue(), strategy, routes, departures, returns, breaks)
 
 
+@dataclass(frozen=True)
+class SearchJob:
+    """One search of the portfolio."""
+
+    strategy: str
+    metaheuristic: str
+    lam: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy}/{self.metaheuristic}/{self.lam:g}"
+
+
 def run_search(
     c: Compiled,
-    strategy: str,
-    metaheuristic: str,
-    lam: float,
-    seconds: float,
+    job: SearchJob,
+    deadline: float,
     solution_limit: int | None,
     start_from: list[list[int]] | None = None,
     log: bool = False,
 ) -> Found | None:
-    """Build the model and search; ``start_from`` (routing indices per vehicle)
-    seeds the search with a known plan instead of a first-solution heuristic."""
+    """Build the model and search until ``deadline`` (a ``time.monotonic()``
+    instant, the same clock in every process); ``start_from`` (routing indices
+    per vehicle) seeds the search with a known plan instead of a first-solution
+    heuristic."""
     model = _Model(c)
-    search = model.search_parameters(strategy, metaheuristic, lam, seconds, solution_limit, log)
-    label = f"{strategy}/{metaheuristic}/{lam:g}"
+
+    def parameters(seconds: float) -> pywrapcp.DefaultRoutingSearchParameters:
+        return model.search_parameters(job.strategy, job.metaheuristic, job.lam, seconds, solution_limit, log)
+
     if start_from is None:
-        solution = model.routing.SolveWithParameters(search)
-    else:
-        # Close the model with our parameters first: otherwise the hint is read
-        # into a model closed with the defaults, and our search settings are
-        # silently ignored. Reading the routes runs a search of its own to fill
-        # in the times, which with breaks can eat the whole time limit, so it
-        # gets a short limit of its own; the solve below resets the limit.
-        reading = model.search_parameters(
-            strategy, metaheuristic, lam, min(0.5, max(0.1, seconds / 10)), solution_limit, log
-        )
-        model.routing.CloseModelWithParameters(reading)
-        hint = model.routing.ReadAssignmentFromRoutes(start_from, True)
-        if hint is None:
-            return None
-        solution = model.routing.SolveFromAssignmentWithParameters(hint, search)
-        label = "restart " + label
-    return None if solution is None else model.read(solution, label)
+        solution = model.routing.SolveWithParameters(parameters(deadline - time.monotonic()))
+        return None if solution is None else model.read(solution, job.label)
+    # Close the model with our parameters first: otherwise the hint is read into
+    # a model closed with the defaults, and our search settings are silently
+    # ignored. Reading the routes runs a search of its own to fill in the times,
+    # which with breaks can eat the whole time limit, so it gets a short limit
+    # of its own; the solve below sets the real one.
+    remaining = deadline - time.monotonic()
+    model.routing.CloseModelWithParameters(parameters(min(0.5, max(0.1, remaining / 10))))
+    hint = model.routing.ReadAssignmentFromRoutes(start_from, True)
+    if hint is None:
+        return None
+    solution = model.routing.SolveFromAssignmentWithParameters(hint, parameters(deadline - time.monotonic()))
+    return None if solution is None else model.read(solution, "restart " + job.label)
 
 
 def solve(problem: Problem, params: SolveParams | None = None) -> Result:
     """Plan the problem: routes for the medics, reasons for the visits left out."""
     params = params or SolveParams()
-    began = time.perf_counter()
+    began = time.monotonic()
     if not problem.shifts or not problem.visits:
-        return Result((), explain(problem, [v.id for v in problem.visits]), 0, time.perf_counter() - began)
+        return Result((), explain(problem, [v.id for v in problem.visits]), 0, time.monotonic() - began)
     compiled = compile_problem(problem, params)
     best, labels = _portfolio(compiled, params, began)
     routes = _to_routes(problem, compiled, best) if best else ()
@@ -343,7 +355,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Result:
         routes=routes,
         unassigned=explain(problem, left_out),
         objective=best.objective if best else -1,
-        runtime_s=time.perf_counter() - began,
+        runtime_s=time.monotonic() - began,
         strategy=best.strategy if best else "no plan found",
         searches=tuple(labels),
     )
@@ -357,70 +369,61 @@ def _better(a: Found | None, b: Found | None) -> Found | None:
     return b if b.objective < a.objective else a
 
 
+class _InProcess(Executor):
+    """Runs each job at once, in this process: the portfolio of one worker."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        future: Future[Found | None] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
 def _portfolio(c: Compiled, params: SolveParams, began: float) -> tuple[Found | None, list[str]]:
+    """Round one: diverse first solutions in parallel. Round two: every worker
+    restarts from the best plan of round one, with a different GLS weight."""
     workers = params.worker_count
     strategies = params.first_solution_strategies
-    budget = max(0.1, params.time_limit_s - _OVERHEAD_S)
-    first_round = budget * (1.0 - params.restart_share)
+    lam = params.guided_local_search_lambda
+    finish = began + max(0.2, params.time_limit_s - _OVERHEAD_S)
+    first_deadline = began + (finish - began) * (1.0 - params.restart_share)
     first_jobs = [
-        (strategies[(params.seed + k) % len(strategies)], params.metaheuristic, params.guided_local_search_lambda)
-        for k in range(workers)
+        SearchJob(strategies[(params.seed + k) % len(strategies)], params.metaheuristic, lam) for k in range(workers)
     ]
-    # Restarts vary the penalty weight of guided local search: a smaller lambda
-    # intensifies around the best plan, a larger one diversifies away from it.
-    restart_lambdas = [params.guided_local_search_lambda * f for f in (1.0, 0.5, 2.0, 0.25)]
-    labels: list[str] = []
-    best: Found | None = None
-
-    if workers == 1:
-        best = run_search(c, *first_jobs[0], first_round, params.solution_limit, None, params.log_search)
-        labels.append(first_jobs[0][0])
-        remaining = params.time_limit_s - _OVERHEAD_S - (time.perf_counter() - began)
-        if best is not None and params.restart_share > 0 and remaining > 0.2:
-            again = run_search(
-                c, "AUTOMATIC", params.metaheuristic, restart_lambdas[1], remaining,
-                params.solution_limit, _indices(best), params.log_search,
-            )  # fmt: skip
-            labels.append("restart")
-            best = _better(best, again)
-        return best, labels
-
+    # A smaller lambda intensifies around the best plan, a larger one diversifies.
+    restart_jobs = [SearchJob("AUTOMATIC", params.metaheuristic, lam * f) for f in (1.0, 0.5, 2.0, 0.25)]
+    log = params.log_search and workers == 1
     # fork: workers start in milliseconds and need no `__main__` guard in the
     # caller. Dispatch calls solve() from a single-threaded child process.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool: Executor = (
+        _InProcess()
+        if workers == 1
+        else ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    )
+    labels = [job.label for job in first_jobs]
+    with pool:
         futures = [
-            pool.submit(run_search, c, strategy, meta, lam, first_round, params.solution_limit, None, False)
-            for strategy, meta, lam in first_jobs
+            pool.submit(run_search, c, job, first_deadline, params.solution_limit, None, log) for job in first_jobs
         ]
+        best: Found | None = None
         for future in futures:  # in submission order, so ties break the same way every time
             best = _better(best, future.result())
-        labels.extend(job[0] for job in first_jobs)
-        remaining = params.time_limit_s - _OVERHEAD_S - (time.perf_counter() - began)
         if best is None:
             # Every first-solution heuristic failed (breaks can do this): give
             # the rest of the time to the most forgiving strategy.
-            best = run_search(
-                c,
-                "LOCAL_CHEAPEST_INSERTION",
-                params.metaheuristic,
-                params.guided_local_search_lambda,
-                max(remaining, 1.0),
-                params.solution_limit,
-            )
-            return best, [*labels, "LOCAL_CHEAPEST_INSERTION"]
-        if params.restart_share > 0 and remaining > 0.2:
+            rescue = SearchJob("LOCAL_CHEAPEST_INSERTION", params.metaheuristic, lam)
+            labels.append(rescue.label)
+            return run_search(c, rescue, max(finish, time.monotonic() + 1.0), params.solution_limit), labels
+        if params.restart_share > 0 and finish - time.monotonic() > 0.2:
             seed_routes = _indices(best)
             futures = [
                 pool.submit(
-                    run_search, c, "AUTOMATIC", params.metaheuristic, restart_lambdas[k % len(restart_lambdas)],
-                    remaining, params.solution_limit, seed_routes, False,
+                    run_search, c, restart_jobs[k % len(restart_jobs)], finish, params.solution_limit, seed_routes, log
                 )
                 for k in range(workers)
-            ]  # fmt: skip
+            ]
             for future in futures:
                 best = _better(best, future.result())
-            labels.append(f"{workers} restarts from the best")
+            labels.append(f"{workers} restart(s) from the best")
     return best, labels
 
 

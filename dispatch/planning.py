@@ -1,0 +1,322 @@
+"""Plan a service day and publish it without ever damaging the published plan.
+
+:func:`plan_day` takes a lease on the day (so one re-plan runs at a time,
+across processes), builds the problem, and skips the solve when the input is
+unchanged since the published version. Otherwise it solves in a child process
+with a hard timeout, runs the independent checker, stores a draft, and
+publishes it in one short transaction. Any failure (solver crash, timeout, a
+result the checker rejects, a database error) leaves the published version as
+it was; where the database still works, the failure is recorded as a
+``failed`` version with an error code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, select
+
+from dispatch.config import Settings
+from dispatch.db import session_scope
+from dispatch.models import Plan, PlanLease, PlanRoute, PlanStatus, PlanStop, PlanUnassigned, now_utc
+from dispatch.translate import DayInput, build_day, result_rows
+from routing import Problem, Result, SolveParams, solve
+from routing.check import check
+
+log = logging.getLogger(__name__)
+
+#: time allowed beyond the solver's own limit before the child is killed
+HARD_TIMEOUT_GRACE_S = 20.0
+
+Solver = Callable[[Problem, SolveParams, float], Result]
+FaultHook = Callable[[str], None]
+
+
+class PlanningFailure(Exception):
+    """A re-plan that did not publish; ``code`` says why, without patient data."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """``status`` is published, unchanged, busy or failed."""
+
+    status: str
+    day: date
+    plan_id: int | None = None
+    version: int | None = None
+    detail: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------- solving in a child process
+
+
+def _child_main(problem: Problem, params: SolveParams, sender: Any) -> None:
+    os.setpgrp()  # its own process group, so a timeout kills the solver's workers too
+    try:
+        sender.send(("ok", solve(problem, params)))
+    except BaseException as error:  # report, never hang the parent
+        sender.send(("error", type(error).__name__))
+    finally:
+        sender.close()
+
+
+def solve_in_child(problem: Problem, params: SolveParams, timeout_s: float) -> Result:
+    """Solve in a fresh process; kill it (and its workers) after ``timeout_s``."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child_main, args=(problem, params, sender), name="dripline-solve")
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            raise PlanningFailure("solver_timeout", f"no result within {timeout_s:.0f} s")
+        status, payload = receiver.recv()
+    except EOFError:
+        raise PlanningFailure("solver_crashed", f"the solver process exited with {process.exitcode}") from None
+    finally:
+        if process.is_alive():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.join(5)
+        receiver.close()
+    if status != "ok":
+        raise PlanningFailure("solver_error", str(payload))
+    return payload  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------- the lease
+
+
+def acquire_lease(engine: Engine, day: date, holder: str, ttl: timedelta) -> bool:
+    """Take the day's lease if it is free or expired (its holder died)."""
+    now = now_utc()
+    try:
+        with engine.begin() as connection:
+            taken = connection.execute(
+                update(PlanLease)
+                .where(col(PlanLease.service_date) == day)
+                .where(col(PlanLease.expires_at) < now)
+                .values(holder=holder, expires_at=now + ttl)
+            )
+            if taken.rowcount == 1:
+                return True
+        with engine.begin() as connection:
+            connection.execute(insert(PlanLease).values(service_date=day, holder=holder, expires_at=now + ttl))
+        return True
+    except (IntegrityError, OperationalError):
+        return False
+
+
+def release_lease(engine: Engine, day: date, holder: str) -> None:
+    from sqlalchemy import delete
+
+    with engine.begin() as connection:
+        connection.execute(
+            delete(PlanLease).where(col(PlanLease.service_date) == day).where(col(PlanLease.holder) == holder)
+        )
+
+
+# --------------------------------------------------------------------- plan_day
+
+
+def published_plan(session: Session, day: date) -> Plan | None:
+    return session.exec(select(Plan).where(Plan.service_date == day).where(Plan.status == PlanStatus.PUBLISHED)).first()
+
+
+def plan_day(
+    engine: Engine,
+    day: date,
+    settings: Settings,
+    *,
+    solver: Solver = solve_in_child,
+    holder: str | None = None,
+    fault: FaultHook | None = None,
+) -> PlanOutcome:
+    """Plan ``day`` and publish it, or leave the published plan untouched.
+
+    ``fault`` is a fault-injection point for tests: it is called with the name
+    of each stage ("draft", "publish") and may raise.
+    """
+    holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    hard_timeout = settings.solver.time_limit_s + HARD_TIMEOUT_GRACE_S
+    if not acquire_lease(engine, day, holder, timedelta(seconds=hard_timeout + 60)):
+        log.info("plan %s: another re-plan holds the lease", day)
+        return PlanOutcome("busy", day, detail="another re-plan of this day is running")
+    timings: dict[str, float] = {}
+    try:
+        return _plan_under_lease(engine, day, settings, solver, fault, hard_timeout, timings)
+    finally:
+        release_lease(engine, day, holder)
+
+
+def _plan_under_lease(
+    engine: Engine,
+    day: date,
+    settings: Settings,
+    solver: Solver,
+    fault: FaultHook | None,
+    hard_timeout: float,
+    timings: dict[str, float],
+) -> PlanOutcome:
+    clock = time.perf_counter()
+    with Session(engine) as session:
+        day_input = build_day(session, day, settings)
+        current = published_plan(session, day)
+    timings["load_and_matrix_s"] = time.perf_counter() - clock
+    if current is not None and current.input_hash == day_input.input_hash:
+        return PlanOutcome(
+            "unchanged", day, current.id, current.version, "input unchanged since the published version", timings
+        )
+    try:
+        clock = time.perf_counter()
+        result = solver(day_input.problem, settings.solver, hard_timeout)
+        timings["solve_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        violations = check(day_input.problem, result)
+        timings["check_s"] = time.perf_counter() - clock
+        if violations:
+            rules = sorted({v.rule for v in violations})
+            raise PlanningFailure("checker_rejected", f"{len(violations)} violation(s) of {', '.join(rules)}")
+        clock = time.perf_counter()
+        plan = _store_draft(engine, day_input, result, fault)
+        timings["store_draft_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        _publish(engine, plan, fault)
+        timings["publish_s"] = time.perf_counter() - clock
+    except PlanningFailure as failure:
+        log.warning("plan %s failed: %s", day, failure.code)
+        plan_id, version = _record_failure(engine, day_input, failure.code, failure.detail)
+        return PlanOutcome("failed", day, plan_id, version, str(failure), timings)
+    except Exception as error:  # a database error: record it if the database still answers
+        log.warning("plan %s failed: %s", day, type(error).__name__)
+        plan_id, version = _record_failure(engine, day_input, "database_error", type(error).__name__)
+        return PlanOutcome("failed", day, plan_id, version, f"database_error: {type(error).__name__}", timings)
+    log.info("plan %s: published version %s", day, plan.version)
+    return PlanOutcome("published", day, plan.id, plan.version, "", timings)
+
+
+def _next_version(session: Session, day: date) -> int:
+    latest = session.exec(select(func.max(Plan.version)).where(Plan.service_date == day)).one()
+    return (latest or 0) + 1
+
+
+def _store_draft(engine: Engine, day_input: DayInput, result: Result, fault: FaultHook | None) -> Plan:
+    with session_scope(engine) as session:
+        if fault:
+            fault("draft")
+        plan = Plan(
+            service_date=day_input.day,
+            version=_next_version(session, day_input.day),
+            status=PlanStatus.DRAFT,
+            input_hash=day_input.input_hash,
+            solver={
+                "objective": result.objective,
+                "runtime_s": round(result.runtime_s, 3),
+                "strategy": result.strategy,
+                "searches": list(result.searches),
+            },
+            kpis={**_kpis(result), "unassigned": len(result.unassigned) + len(day_input.held)},
+        )
+        session.add(plan)
+        session.flush()
+        assert plan.id is not None
+        rows = result_rows(plan.id, day_input, result)
+        session.add_all([*rows.routes, *rows.stops, *rows.unassigned])
+        plan.content_hash = content_hash(rows.routes, rows.stops, rows.unassigned)
+        session.add(plan)
+    return plan
+
+
+def _kpis(result: Result) -> dict[str, int]:
+    k = result.kpis
+    return {
+        "visits": k.visits,
+        "driving_s": k.driving_s,
+        "distance_m": k.distance_m,
+        "idle_s": k.idle_s,
+        "service_s": k.service_s,
+        "overtime_s": k.overtime_s,
+        "medics_working": len(result.routes),
+    }
+
+
+def content_hash(routes: list[PlanRoute], stops: list[PlanStop], unassigned: list[PlanUnassigned]) -> str:
+    """A hash of what the plan says (not of row ids), for ETags and comparisons."""
+
+    def row(obj: Any, skip: tuple[str, ...] = ("id", "plan_id")) -> dict[str, Any]:
+        return {k: v for k, v in obj.model_dump().items() if k not in skip}
+
+    document = {
+        "routes": sorted((row(r) for r in routes), key=lambda r: r["medic_id"]),
+        "stops": sorted((row(s) for s in stops), key=lambda s: (s["medic_id"], s["sequence"])),
+        "unassigned": sorted((row(u) for u in unassigned), key=lambda u: (u["booking_id"], u["part"])),
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _publish(engine: Engine, plan: Plan, fault: FaultHook | None) -> None:
+    """Supersede the published version and publish the draft, in one transaction."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(Plan)
+            .where(col(Plan.service_date) == plan.service_date)
+            .where(col(Plan.status) == PlanStatus.PUBLISHED)
+            .values(status=PlanStatus.SUPERSEDED)
+        )
+        session.execute(
+            update(Plan)
+            .where(col(Plan.id) == plan.id)
+            .values(status=PlanStatus.PUBLISHED, published_at=datetime.now(UTC))
+        )
+        if fault:
+            fault("publish")
+
+
+def _record_failure(engine: Engine, day_input: DayInput, code: str, detail: str) -> tuple[int | None, int | None]:
+    try:
+        error = f"{code}: {detail}"[:500] if detail else code
+        with session_scope(engine) as session:
+            # a draft left behind by a failed publish becomes the failed version
+            draft = session.exec(
+                select(Plan).where(Plan.service_date == day_input.day).where(Plan.status == PlanStatus.DRAFT)
+            ).first()
+            if draft is not None:
+                draft.status, draft.error = PlanStatus.FAILED, error
+                session.add(draft)
+                return draft.id, draft.version
+            plan = Plan(
+                service_date=day_input.day,
+                version=_next_version(session, day_input.day),
+                status=PlanStatus.FAILED,
+                input_hash=day_input.input_hash,
+                error=error,
+            )
+            session.add(plan)
+            session.flush()
+            return plan.id, plan.version
+    except Exception as error:
+        log.error("plan %s: could not record the failure: %s", day_input.day, type(error).__name__)
+        return None, None
