@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 from geopy.adapters import AdapterHTTPError, URLLibAdapter
 from geopy.exc import GeocoderTimedOut, GeopyError
@@ -71,7 +71,7 @@ class GeopyGeocoder:
 
     def __init__(self, settings: GeocoderSettings) -> None:
         self.settings = settings
-        options: dict[str, object] = {
+        options: dict[str, Any] = {
             "user_agent": settings.user_agent,
             "timeout": settings.timeout_s,
             "adapter_factory": URLLibAdapter,
@@ -80,9 +80,9 @@ class GeopyGeocoder:
             options["domain"] = settings.domain
             options["scheme"] = settings.scheme
         if settings.provider == "nominatim":
-            self._client: Nominatim | Photon = Nominatim(**options)  # type: ignore[arg-type]
+            self._client: Nominatim | Photon = Nominatim(**options)
         else:
-            self._client = Photon(**options)  # type: ignore[arg-type]
+            self._client = Photon(**options)
 
     @property
     def provider(self) -> str:

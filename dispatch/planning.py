@@ -12,6 +12,7 @@ it was; where the database still works, the failure is recorded as a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.config import Settings
@@ -96,10 +97,8 @@ def solve_in_child(problem: Problem, params: SolveParams, timeout_s: float) -> R
         raise PlanningFailure("solver_crashed", f"the solver process exited with {process.exitcode}") from None
     finally:
         if process.is_alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         process.join(5)
         receiver.close()
     if status != "ok":
@@ -126,7 +125,7 @@ def acquire_lease(engine: Engine, day: date, holder: str, ttl: timedelta) -> boo
         with engine.begin() as connection:
             connection.execute(insert(PlanLease).values(service_date=day, holder=holder, expires_at=now + ttl))
         return True
-    except (IntegrityError, OperationalError):
+    except IntegrityError:  # another process inserted the lease first
         return False
 
 
@@ -192,7 +191,12 @@ def _plan_under_lease(
         )
     try:
         clock = time.perf_counter()
-        result = solver(day_input.problem, settings.solver, hard_timeout)
+        try:
+            result = solver(day_input.problem, settings.solver, hard_timeout)
+        except PlanningFailure:
+            raise
+        except Exception as error:
+            raise PlanningFailure("solver_error", type(error).__name__) from error
         timings["solve_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         violations = check(day_input.problem, result)

@@ -120,7 +120,8 @@ def replan(engine_url: str, days_ahead: int) -> None:
             outcome = planning.plan_day(engine, day, settings)
         finally:
             engine.dispose()
-        log.info("re-plan of %s (days_ahead=%d): %s", day, days_ahead, _describe(outcome))
+        level = logging.WARNING if getattr(outcome, "status", None) == "failed" else logging.INFO
+        log.log(level, "re-plan of %s (days_ahead=%d): %s", day, days_ahead, _describe(outcome))
     except Exception as error:  # a job must not raise: log the type only (a message may hold data or a password)
         log.error("re-plan of %s (days_ahead=%d) failed: %s", day or "?", days_ahead, type(error).__name__)
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from dispatch.db import make_engine, migrate
 
 from routing import Location, Problem, Result, SolveParams, TimeWindow, TravelMatrix, solve
 from routing.check import check
@@ -53,3 +62,34 @@ def solve_checked(problem: Problem, params: SolveParams = QUICK) -> Result:
     assert sorted(routed + left_out) == sorted(v.id for v in problem.visits)
     assert all(item.detail for item in result.unassigned)
     return result
+
+
+# --------------------------------------------------------------------- databases for dispatch tests
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated database per test: an SQLite file, or a new database on
+    the PostgreSQL server named by $DRIPLINE_TEST_POSTGRES_URL (CI starts one)."""
+    if request.param == "sqlite":
+        fresh = make_engine(f"sqlite:///{tmp_path / 'dispatch.db'}")
+        migrate(fresh)
+        yield fresh
+        fresh.dispose()
+        return
+    url = os.environ.get("DRIPLINE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set DRIPLINE_TEST_POSTGRES_URL (scripts/postgres.sh starts one)")
+    name = f"dripline_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    fresh = make_engine(url.rsplit("/", 1)[0] + "/" + name)
+    try:
+        migrate(fresh)
+        yield fresh
+    finally:
+        fresh.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
