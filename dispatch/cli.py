@@ -8,12 +8,12 @@ one line on stderr and exit status 2, never a stack trace.
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from dispatch.config import Settings
@@ -35,12 +35,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db-file", default="dripline-demo.db", help="SQLite file to create (default dripline-demo.db)")
     plan = commands.add_parser("plan", help="plan and publish one service day")
     plan.add_argument("--date", type=_day, required=True, help="service day, YYYY-MM-DD")
-    plan.add_argument("--db", default=_default_db(), help="database URL (default $DRIPLINE_DATABASE_URL)")
+    plan.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    scheduler = commands.add_parser("scheduler", help="run the nightly re-planning scheduler (its own process)")
+    scheduler.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    importer = commands.add_parser("import", help="import bookings or medics from CSV or JSON")
+    importer.add_argument("kind", choices=["bookings", "medics"])
+    importer.add_argument("file", type=Path, help="a .csv or .json file")
+    importer.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    importer.add_argument("--geocode", action="store_true", help="geocode addresses that come without lat/lon")
     return parser
-
-
-def _default_db() -> str:
-    return os.environ.get("DRIPLINE_DATABASE_URL", "sqlite:///dripline.db")
 
 
 def _day(text: str) -> date:
@@ -82,35 +85,79 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dripline: the plan was not published: {outcome.detail}", file=sys.stderr)
         return 1
     with Session(engine) as session:
-        print(day_report(session, day, ZoneInfo("America/Denver")))
+        print(day_report(session, day, settings.zone))
     print("\nchecker: the published plan passed routing.check")
     return 0
 
 
 def run_plan(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(args.db)
+    engine = make_engine(args.db or settings.database.url)
     migrate(engine)
     print(f"Planning {args.date} ...", flush=True)
     outcome = plan_day(engine, args.date, settings)
     print(f"{outcome.status}: version {outcome.version} {outcome.detail}".rstrip())
     if outcome.status == "published":
         with Session(engine) as session:
-            print(day_report(session, args.date, ZoneInfo("America/Denver")))
+            print(day_report(session, args.date, settings.zone))
     return 0 if outcome.status in ("published", "unchanged") else 1
+
+
+def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    from dispatch.geocode import make_geocoder
+    from dispatch.importer import import_bookings, import_medics
+
+    if not args.file.is_file():
+        raise ValueError(f"{args.file} is not a file.")
+    if args.file.suffix.lower() not in (".csv", ".json"):
+        raise ValueError(f"{args.file} must be a .csv or .json file.")
+    engine = make_engine(args.db or settings.database.url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        if args.kind == "bookings":
+            geocoder = make_geocoder(settings.geocoder) if args.geocode else None
+            report = import_bookings(session, args.file, geocoder=geocoder, area=settings.geocoder.bbox)
+        else:
+            report = import_medics(session, args.file)
+        if report.errors:
+            session.rollback()
+    for error in report.errors:
+        print(f"{args.file.name}: {error}", file=sys.stderr)
+    if report.errors:
+        print(f"dripline: {len(report.errors)} error(s); nothing was imported.", file=sys.stderr)
+        return 2
+    print(f"imported {report.created} {args.kind}")
+    return 0
+
+
+def run_scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
+    from dispatch.scheduler import run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    url = args.db or settings.database.url
+    migrate(make_engine(url))
+    nightly = settings.scheduler.nightly_cron
+    print(f"scheduler: nightly re-plan '{nightly}' ({settings.scheduler.timezone}); Ctrl-C stops")
+    run_scheduler(settings, url)
+    return 0
+
+
+COMMANDS = {"demo": run_demo, "plan": run_plan, "import": run_import, "scheduler": run_scheduler_command}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.load(args.config)
-        if args.command == "demo":
-            return run_demo(args, settings)
-        if args.command == "plan":
-            return run_plan(args, settings)
+        return COMMANDS[args.command](args, settings)
     except ValueError as error:
         print(f"dripline: {error}", file=sys.stderr)
         return 2
-    return 2
+    except SQLAlchemyError as error:
+        # the class only: a driver's message can quote the data it choked on
+        print(f"dripline: database error ({type(error).__name__}); check [database] url", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Settings from config.toml: the solver's parameters, the travel model, the geocoder and the scheduler."""
+"""Settings from config.toml: the solver's parameters, the travel model, the geocoder, the scheduler, the database
+and the API."""
 
 from __future__ import annotations
 
@@ -194,11 +195,104 @@ def _check_crontab(key: str, expr: str, zone: ZoneInfo) -> None:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """``url``: SQLite (the embedded default) or PostgreSQL, e.g.
+    ``postgresql+psycopg://user@host/dripline``. $DRIPLINE_DATABASE_URL wins."""
+
+    url: str = "sqlite:///dripline.db"
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> DatabaseSettings:
+        unknown = sorted(set(table) - {"url"})
+        if unknown:
+            raise ValueError(f"[database] has unknown key(s) {unknown}.")
+        url = os.environ.get("DRIPLINE_DATABASE_URL") or table.get("url", cls.url)
+        if not isinstance(url, str) or not url.startswith(("sqlite:", "postgresql")):
+            raise ValueError("[database] url must be an sqlite:/// or postgresql:// URL.")
+        return cls(url=url)
+
+
+API_ENVIRONMENTS = frozenset({"development", "production"})
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API: the ``[api]`` table.
+
+    ``environment`` is ``development`` or ``production``. ``docs_enabled`` serves the OpenAPI docs
+    (``/docs``, ``/openapi.json``); unset, they are on in development and off in production. Production
+    refuses docs (they are served without auth) and an open CORS origin (``*``). Bearer tokens are random
+    and stored as a sha256 digest, so there is no signing secret to leave at a default. ``token_minutes``
+    is how long a token lives (short: a lost phone's token dies soon).
+    """
+
+    environment: str = "development"
+    docs_enabled: bool | None = None
+    token_minutes: int = 30
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cors_origins, list):
+            object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        if self.environment not in API_ENVIRONMENTS:
+            raise ValueError(f"[api] environment must be one of {sorted(API_ENVIRONMENTS)}, got {self.environment!r}.")
+        if self.docs_enabled is not None and not isinstance(self.docs_enabled, bool):
+            raise ValueError(f"[api] docs_enabled must be true or false, got {self.docs_enabled!r}.")
+        for key, low, high in (("token_minutes", 1, 24 * 60), ("port", 1, 65535)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"[api] {key} must be a whole number from {low} to {high}, got {value!r}.")
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError(f"[api] host must be a non-empty string, got {self.host!r}.")
+        if not isinstance(self.cors_origins, tuple) or not all(isinstance(o, str) for o in self.cors_origins):
+            raise ValueError(f"[api] cors_origins must be a list of origins, got {self.cors_origins!r}.")
+        if self.environment == "production":
+            if self.docs_enabled:
+                raise ValueError(
+                    "[api] docs_enabled = true is refused in production: the OpenAPI docs are served without auth."
+                )
+            if "*" in self.cors_origins:
+                raise ValueError("[api] cors_origins = ['*'] (any origin) is refused in production; list the origins.")
+            plain = [o for o in self.cors_origins if not o.startswith("https://")]
+            if plain:
+                raise ValueError(f"[api] cors_origins must be https:// origins in production, got {plain}.")
+
+    @property
+    def docs(self) -> bool:
+        """Whether to serve the OpenAPI docs."""
+        return self.docs_enabled if self.docs_enabled is not None else self.environment == "development"
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> ApiSettings:
+        """Build from an ``[api]`` table; unknown keys, wrong types and unsafe production values are an error."""
+        if not isinstance(table, Mapping):
+            raise ValueError("[api] must be a table.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ValueError(f"[api] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        if "cors_origins" in table and not isinstance(table["cors_origins"], list):
+            raise ValueError(f"[api] cors_origins must be a list of origins, got {table['cors_origins']!r}.")
+        if "environment" in table and not isinstance(table["environment"], str):
+            raise ValueError(f"[api] environment must be a string, got {table['environment']!r}.")
+        return cls(**table)
+
+
+@dataclass(frozen=True)
 class Settings:
     solver: SolveParams = field(default_factory=SolveParams)
     travel: HaversineTravel = field(default_factory=HaversineTravel)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    database: DatabaseSettings = field(default_factory=lambda: DatabaseSettings.from_mapping({}))
+    api: ApiSettings = field(default_factory=ApiSettings)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The company's time zone (America/Denver by default)."""
+        return ZoneInfo(self.scheduler.timezone)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Settings:
@@ -228,4 +322,6 @@ class Settings:
             travel=HaversineTravel(**travel),
             geocoder=GeocoderSettings.from_mapping(geocoder),
             scheduler=SchedulerSettings.from_mapping(document.get("scheduler", {})),
+            database=DatabaseSettings.from_mapping(document.get("database", {})),
+            api=ApiSettings.from_mapping(document.get("api", {})),
         )

@@ -86,7 +86,9 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
         p.id: p for p in session.exec(select(Patient).where(col(Patient.id).in_([ln.patient_id for ln in lines])))
     }
     services = {s.id: s for s in session.exec(select(Service)).all()}
-    service_of: dict[tuple[int, int], str] = {(ln.booking_id, ln.patient_id): services[ln.service_id].name for ln in lines}
+    service_of: dict[tuple[int, int], str] = {
+        (ln.booking_id, ln.patient_id): services[ln.service_id].name for ln in lines
+    }
     medics = {m.id: m for m in session.exec(select(Medic).where(col(Medic.id).in_(medic_ids))).all()}
 
     by_medic: dict[int, list[SheetStop]] = defaultdict(list)
@@ -109,7 +111,9 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
                 lat=place.lat or 0.0,
                 lon=place.lon or 0.0,
                 patients=tuple(
-                    SheetPatient(pid, patients[pid].display_name, patients[pid].phone, service_of[(booking.id or 0, pid)])
+                    SheetPatient(
+                        pid, patients[pid].display_name, patients[pid].phone, service_of[(booking.id or 0, pid)]
+                    )
                     for pid in stop.patient_ids
                 ),
             )

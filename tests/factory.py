@@ -73,12 +73,12 @@ def medic(
     assert row.id is not None
     session.add(Credential(medic_id=row.id, kind="licence", expires_on=day + timedelta(days=365)))
     session.add(
-        Credential(medic_id=row.id, kind="iv_certification", expires_on=certification_expires or day + timedelta(days=90))
+        Credential(
+            medic_id=row.id, kind="iv_certification", expires_on=certification_expires or day + timedelta(days=90)
+        )
     )
     if shift:
-        session.add(
-            ShiftRow(medic_id=row.id, service_date=day, starts_at=at(shift[0], day), ends_at=at(shift[1], day))
-        )
+        session.add(ShiftRow(medic_id=row.id, service_date=day, starts_at=at(shift[0], day), ends_at=at(shift[1], day)))
     session.flush()
     return row
 
