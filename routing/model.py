@@ -29,6 +29,7 @@ class FrozenCounts(Mapping[str, int]):
     """A read-only, picklable, hashable mapping of supply kind to amount."""
 
     __slots__ = ("_items",)
+    _items: dict[str, int]
 
     def __init__(self, items: Mapping[str, int]) -> None:
         object.__setattr__(self, "_items", dict(items))

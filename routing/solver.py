@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-from ortools.util.optional_boolean_pb2 import BOOL_TRUE
 
 from routing.explain import explain, servable_by
 from routing.model import Problem, Visit, seconds_between, utc
@@ -301,8 +300,6 @@ class SearchJob:
     strategy: str
     metaheuristic: str
     lam: float
-    neighbors_ratio: float = 1.0
-    lns_operators: bool = False
 
     @property
     def label(self) -> str:
@@ -324,14 +321,7 @@ def run_search(
     model = _Model(c)
 
     def parameters(seconds: float) -> pywrapcp.DefaultRoutingSearchParameters:
-        search = model.search_parameters(job.strategy, job.metaheuristic, job.lam, seconds, solution_limit, log)
-        search.ls_operator_neighbors_ratio = job.neighbors_ratio
-        search.ls_operator_min_neighbors = 10
-        if job.lns_operators:
-            operators = search.local_search_operators
-            for name in ("use_path_lns", "use_inactive_lns", "use_cross_exchange", "use_relocate_neighbors"):
-                setattr(operators, name, BOOL_TRUE)
-        return search
+        return model.search_parameters(job.strategy, job.metaheuristic, job.lam, seconds, solution_limit, log)
 
     if start_from is None:
         solution = model.routing.SolveWithParameters(parameters(deadline - time.monotonic()))
@@ -396,13 +386,11 @@ def _portfolio(c: Compiled, params: SolveParams, began: float) -> tuple[Found | 
     lam = params.guided_local_search_lambda
     finish = began + max(0.2, params.time_limit_s - _OVERHEAD_S)
     first_deadline = began + (finish - began) * (1.0 - params.restart_share)
-    tuning = {"neighbors_ratio": params.neighbors_ratio, "lns_operators": params.lns_operators}
     first_jobs = [
-        SearchJob(strategies[(params.seed + k) % len(strategies)], params.metaheuristic, lam, **tuning)
-        for k in range(workers)
+        SearchJob(strategies[(params.seed + k) % len(strategies)], params.metaheuristic, lam) for k in range(workers)
     ]
     # A smaller lambda intensifies around the best plan, a larger one diversifies.
-    restart_jobs = [SearchJob("AUTOMATIC", params.metaheuristic, lam * f, **tuning) for f in (1.0, 0.5, 2.0, 0.25)]
+    restart_jobs = [SearchJob("AUTOMATIC", params.metaheuristic, lam * f) for f in (1.0, 0.5, 2.0, 0.25)]
     log = params.log_search and workers == 1
     # fork: workers start in milliseconds and need no `__main__` guard in the
     # caller. Dispatch calls solve() from a single-threaded child process.
