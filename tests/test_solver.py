@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from routing import Break, Problem, Reason, Shift, SolveParams, UnservableVisitWarning, Visit, solve
+from routing import Break, Problem, Reason, Shift, SolveParams, UnservableVisitWarning, Visit
 from tests.conftest import QUICK, at, line_matrix, minutes, solve_checked, spot, window
 
 DAY = window("08:00", "17:00")
@@ -255,7 +255,7 @@ def test_solve_returns_a_plan_even_when_nothing_fits() -> None:
 def test_solve_with_no_medics_leaves_everything_unassigned() -> None:
     """No shifts at all: no routes, every visit unassigned with a reason."""
     problem = Problem([visit("v", 0)], [], line_matrix([0]))
-    result = solve(problem, QUICK)
+    result = solve_checked(problem)
     assert result.routes == ()
     assert [u.reason for u in result.unassigned] == [Reason.NO_SKILL]
 
