@@ -19,9 +19,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
-from sqlmodel import Field, Session, SQLModel, col, select
-
-from sqlmodel import Column
+from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from dispatch.models import Medic, UTCDateTime, now_utc, utc_column
 
@@ -34,6 +32,16 @@ MAX_PASSWORD_LENGTH = 1024  # Argon2 takes any length; a cap keeps a login from 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended cost
 #: verified against when the username is unknown, so both failures take the same time
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(ValueError):
+    """A rejected account change; ``field`` names the offending input, ``conflict`` marks a taken name or medic."""
+
+    def __init__(self, field: str, message: str, *, conflict: bool = False) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.conflict = conflict
 
 
 class AccountRole(enum.StrEnum):
@@ -50,7 +58,7 @@ class User(SQLModel, table=True):
     username: str = Field(unique=True, index=True)
     password_hash: str = Field(repr=False)
     role: AccountRole
-    medic_id: int | None = Field(default=None, foreign_key="medic.id", index=True)
+    medic_id: int | None = Field(default=None, foreign_key="medic.id", index=True, unique=True)  # one account each
     active: bool = True
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -92,7 +100,7 @@ def hash_password(password: str) -> str:
 
 def _check_password(password: str) -> None:
     if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ValueError(f"password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.")
+        raise AccountError("password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.")
 
 
 def create_user(
@@ -105,26 +113,26 @@ def create_user(
 ) -> User:
     """Add an account. A medic account needs an existing ``medic_id``; other roles take none.
 
-    Raises ValueError naming the field (username taken, password too short, unknown medic, ...).
+    Raises :class:`AccountError` naming the field (username taken, password too short, unknown medic, ...).
     """
     try:
         role = AccountRole(role)
     except ValueError:
-        raise ValueError(f"role must be one of {[r.value for r in AccountRole]}.") from None
+        raise AccountError("role", f"must be one of {[r.value for r in AccountRole]}.") from None
     username = username.strip() if isinstance(username, str) else ""
     if not 1 <= len(username) <= 100 or any(ch.isspace() for ch in username):
-        raise ValueError("username must be 1 to 100 characters without spaces.")
+        raise AccountError("username", "must be 1 to 100 characters without spaces.")
     if role is AccountRole.MEDIC:
         if medic_id is None:
-            raise ValueError("medic_id is required for a medic account.")
+            raise AccountError("medic_id", "is required for a medic account.")
         if session.get(Medic, medic_id) is None:
-            raise ValueError(f"medic_id {medic_id} is not a known medic.")
+            raise AccountError("medic_id", f"{medic_id} is not a known medic.")
         if session.exec(select(User).where(User.medic_id == medic_id)).first() is not None:
-            raise ValueError(f"medic_id {medic_id} already has an account.")
+            raise AccountError("medic_id", f"{medic_id} already has an account.", conflict=True)
     elif medic_id is not None:
-        raise ValueError(f"medic_id is only for medic accounts, not {role.value}.")
+        raise AccountError("medic_id", f"is only for medic accounts, not {role.value}.")
     if session.exec(select(User).where(User.username == username)).first() is not None:
-        raise ValueError("username is already taken.")
+        raise AccountError("username", "is already taken.", conflict=True)
     user = User(username=username, password_hash=hash_password(password), role=role, medic_id=medic_id)
     session.add(user)
     session.flush()
@@ -188,7 +196,7 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
 
 def revoke_token(session: Session, token: str) -> bool:
     """Revoke ``token``; False if it was unknown or already revoked."""
-    result = session.execute(
+    result = session.exec(
         update(ApiToken)
         .where(col(ApiToken.token_hash) == token_digest(token))
         .where(col(ApiToken.revoked_at).is_(None))
@@ -199,7 +207,7 @@ def revoke_token(session: Session, token: str) -> bool:
 
 def revoke_user_tokens(session: Session, *, user_id: int) -> int:
     """Revoke every live token of an account (a lost phone, a person leaving); how many were revoked."""
-    result = session.execute(
+    result = session.exec(
         update(ApiToken)
         .where(col(ApiToken.user_id) == user_id)
         .where(col(ApiToken.revoked_at).is_(None))

@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path, help="a .csv or .json file")
     importer.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
     importer.add_argument("--geocode", action="store_true", help="geocode addresses that come without lat/lon")
+    roads = commands.add_parser("roads", help="prepare road data for OSRM travel times")
+    road_commands = roads.add_subparsers(dest="roads_command", required=True)
+    build = road_commands.add_parser(
+        "build", help="build an OSRM graph from an OpenStreetMap extract (car profile, CH: extract + contract)"
+    )
+    build.add_argument("extract", type=Path, help="an OpenStreetMap extract (.osm.pbf or .osm)")
+    build.add_argument("--out", type=Path, default=None, help="directory for the graph (default: the extract's)")
     return parser
 
 
@@ -141,7 +148,24 @@ def run_scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"demo": run_demo, "plan": run_plan, "import": run_import, "scheduler": run_scheduler_command}
+def run_roads(args: argparse.Namespace, settings: Settings) -> int:
+    """``dripline roads build``: osrm-extract (car profile) and osrm-contract, with osrm-bindings' executables."""
+    from routing.osrm import build_graph
+
+    print(f"Building the road graph from {args.extract} (osrm-extract + osrm-contract) ...", flush=True)
+    graph = build_graph(args.extract, args.out)
+    print(f"road graph ready: {graph}")
+    print(f'use it with [travel] provider = "osrm-local" and graph = "{graph}" in config.toml')
+    return 0
+
+
+COMMANDS = {
+    "demo": run_demo,
+    "plan": run_plan,
+    "import": run_import,
+    "scheduler": run_scheduler_command,
+    "roads": run_roads,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

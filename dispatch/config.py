@@ -3,6 +3,7 @@ and the API."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import tomllib
@@ -14,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from routing import HaversineTravel, SolveParams
+from routing import CachedTravel, HaversineTravel, OsrmHttpTravel, OsrmLocalTravel, SolveParams, TravelMatrixProvider
 
 DEFAULT_CONFIG = Path("config.toml")
 
@@ -105,6 +106,64 @@ class GeocoderSettings:
             return cls(**values)
         except ValueError as error:
             raise ValueError(f"[geocoder] {error}") from None
+
+
+#: The [travel] keys each provider takes, besides ``provider`` itself.
+TRAVEL_KEYS: dict[str, tuple[str, ...]] = {
+    "haversine": ("speed_kmh", "circuity"),
+    "osrm-http": ("url", "max_table_size", "timeout_s", "retries", "unreachable_factor", "speed_kmh", "circuity"),
+    "osrm-local": ("graph", "unreachable_factor", "speed_kmh", "circuity"),
+}
+_TRAVEL_STRINGS = frozenset({"provider", "url", "graph"})
+_TRAVEL_WHOLE = frozenset({"max_table_size", "retries"})
+
+
+def travel_from_mapping(table: Mapping[str, Any]) -> TravelMatrixProvider:
+    """The travel provider a ``[travel]`` table chooses.
+
+    ``provider = "haversine"`` (the default) is a :class:`routing.HaversineTravel` from ``speed_kmh`` and
+    ``circuity``. ``"osrm-http"`` (needs ``url``) and ``"osrm-local"`` (needs ``graph``) are road travel from OSRM,
+    wrapped in a :class:`routing.CachedTravel` so that re-planning the same day reuses the matrix; for them
+    ``speed_kmh`` and ``circuity`` price the pairs OSRM finds no road between, times ``unreachable_factor``. An
+    unknown key, a key the chosen provider does not take, a wrong type or a bad value is a ValueError naming it.
+    """
+    if not isinstance(table, Mapping):
+        raise ValueError("[travel] must be a table.")
+    every = {"provider", *itertools.chain.from_iterable(TRAVEL_KEYS.values())}
+    unknown = sorted(set(table) - every)
+    if unknown:
+        raise ValueError(f"[travel] has unknown key(s) {unknown}; known keys are {sorted(every)}.")
+    for key, value in table.items():
+        if key in _TRAVEL_STRINGS:
+            ok, wanted = isinstance(value, str), "a string"
+        elif key in _TRAVEL_WHOLE:
+            ok, wanted = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        else:
+            ok, wanted = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+        if not ok:
+            raise ValueError(f"[travel] {key} must be {wanted}, got {value!r}.")
+    provider = table.get("provider", "haversine")
+    if provider not in TRAVEL_KEYS:
+        raise ValueError(f"[travel] provider must be one of {list(TRAVEL_KEYS)}, got {provider!r}.")
+    misplaced = sorted(set(table) - {"provider", *TRAVEL_KEYS[provider]})
+    if misplaced:
+        raise ValueError(
+            f"[travel] key(s) {misplaced} do not apply to provider {provider!r}, which takes "
+            f"{list(TRAVEL_KEYS[provider])}."
+        )
+    values = {key: value for key, value in table.items() if key != "provider"}
+    needed = {"osrm-http": "url", "osrm-local": "graph"}.get(provider)
+    if needed is not None and needed not in values:
+        example = 'url = "http://127.0.0.1:5000"' if needed == "url" else 'graph = "roads/baltimore.osrm"'
+        raise ValueError(f"[travel] provider = {provider!r} needs {needed}, e.g. {example}.")
+    try:
+        if provider == "osrm-http":
+            return CachedTravel(OsrmHttpTravel(**values))
+        if provider == "osrm-local":
+            return CachedTravel(OsrmLocalTravel(**values))
+        return HaversineTravel(**values)
+    except ValueError as error:
+        raise ValueError(f"[travel] {error}") from None
 
 
 #: Hours a nightly or cut-off job must not fire in: the daylight-saving hole. In spring 02:00-03:00 does not
@@ -283,7 +342,7 @@ class ApiSettings:
 @dataclass(frozen=True)
 class Settings:
     solver: SolveParams = field(default_factory=SolveParams)
-    travel: HaversineTravel = field(default_factory=HaversineTravel)
+    travel: TravelMatrixProvider = field(default_factory=HaversineTravel)
     geocoder: GeocoderSettings = field(default_factory=GeocoderSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     database: DatabaseSettings = field(default_factory=lambda: DatabaseSettings.from_mapping({}))
@@ -307,19 +366,12 @@ class Settings:
                 document = tomllib.load(handle)
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"config file {chosen} is not valid TOML: {error}") from None
-        travel = document.get("travel", {})
-        unknown = sorted(set(travel) - {"speed_kmh", "circuity"})
-        if unknown:
-            raise ValueError(f"[travel] has unknown key(s) {unknown}.")
-        for key, value in travel.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"[travel] {key} must be a number, got {value!r}.")
         geocoder = document.get("geocoder", {})
         if not isinstance(geocoder, dict):
             raise ValueError("[geocoder] must be a table.")
         return cls(
             solver=SolveParams.from_mapping(document.get("solver", {})),
-            travel=HaversineTravel(**travel),
+            travel=travel_from_mapping(document.get("travel", {})),
             geocoder=GeocoderSettings.from_mapping(geocoder),
             scheduler=SchedulerSettings.from_mapping(document.get("scheduler", {})),
             database=DatabaseSettings.from_mapping(document.get("database", {})),

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dispatch.audit import append_event
 from dispatch.config import Settings
 from dispatch.db import session_scope
 from dispatch.models import Plan, PlanLease, PlanRoute, PlanStatus, PlanStop, PlanUnassigned, now_utc
@@ -153,11 +154,14 @@ def plan_day(
     solver: Solver = solve_in_child,
     holder: str | None = None,
     fault: FaultHook | None = None,
+    actor_user_id: int | None = None,
 ) -> PlanOutcome:
     """Plan ``day`` and publish it, or leave the published plan untouched.
 
     ``fault`` is a fault-injection point for tests: it is called with the name
-    of each stage ("draft", "publish") and may raise.
+    of each stage ("draft", "publish") and may raise. ``actor_user_id`` is the
+    account that asked for the re-plan, recorded in the publish audit event
+    (None: the system, e.g. the scheduler or the CLI).
     """
     holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     hard_timeout = settings.solver.time_limit_s + HARD_TIMEOUT_GRACE_S
@@ -166,7 +170,7 @@ def plan_day(
         return PlanOutcome("busy", day, detail="another re-plan of this day is running")
     timings: dict[str, float] = {}
     try:
-        return _plan_under_lease(engine, day, settings, solver, fault, hard_timeout, timings)
+        return _plan_under_lease(engine, day, settings, solver, fault, hard_timeout, timings, actor_user_id)
     finally:
         release_lease(engine, day, holder)
 
@@ -179,6 +183,7 @@ def _plan_under_lease(
     fault: FaultHook | None,
     hard_timeout: float,
     timings: dict[str, float],
+    actor_user_id: int | None = None,
 ) -> PlanOutcome:
     clock = time.perf_counter()
     with Session(engine) as session:
@@ -208,7 +213,7 @@ def _plan_under_lease(
         plan = _store_draft(engine, day_input, result, fault)
         timings["store_draft_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        _publish(engine, plan, fault)
+        _publish(engine, plan, fault, actor_user_id)
         timings["publish_s"] = time.perf_counter() - clock
     except PlanningFailure as failure:
         log.warning("plan %s failed: %s", day, failure.code)
@@ -281,8 +286,8 @@ def content_hash(routes: list[PlanRoute], stops: list[PlanStop], unassigned: lis
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _publish(engine: Engine, plan: Plan, fault: FaultHook | None) -> None:
-    """Supersede the published version and publish the draft, in one transaction."""
+def _publish(engine: Engine, plan: Plan, fault: FaultHook | None, actor_user_id: int | None = None) -> None:
+    """Supersede the published version and publish the draft, and audit it, in one transaction."""
     with session_scope(engine) as session:
         session.execute(
             update(Plan)
@@ -294,6 +299,13 @@ def _publish(engine: Engine, plan: Plan, fault: FaultHook | None) -> None:
             update(Plan)
             .where(col(Plan.id) == plan.id)
             .values(status=PlanStatus.PUBLISHED, published_at=datetime.now(UTC))
+        )
+        append_event(
+            session,
+            actor_user_id=actor_user_id,
+            action="publish",
+            resource="plan",
+            resource_ids=[plan.id or 0, f"date:{plan.service_date.isoformat()}", f"version:{plan.version}"],
         )
         if fault:
             fault("publish")

@@ -7,19 +7,24 @@ This package is pure: it imports no database, web framework or scheduler.
 from routing.explain import explain
 from routing.matrix import HaversineTravel, TravelMatrix, TravelMatrixProvider
 from routing.model import Break, Location, Problem, Shift, TimeWindow, UnservableVisitWarning, Visit
+from routing.osrm import CachedTravel, OsrmHttpTravel, OsrmLocalTravel, RoadTravelError
 from routing.params import SolveParams
 from routing.result import Kpis, PlacedBreak, Reason, Result, Route, Stop, Unassigned
 from routing.solver import solve
 
 __all__ = [
     "Break",
+    "CachedTravel",
     "HaversineTravel",
     "Kpis",
     "Location",
+    "OsrmHttpTravel",
+    "OsrmLocalTravel",
     "PlacedBreak",
     "Problem",
     "Reason",
     "Result",
+    "RoadTravelError",
     "Route",
     "Shift",
     "SolveParams",

@@ -25,10 +25,16 @@ IntMatrix = npt.NDArray[np.int64]
 
 @dataclass(frozen=True, eq=False)
 class TravelMatrix:
-    """Square matrices of whole seconds and whole metres, indexed by location."""
+    """Square matrices of whole seconds and whole metres, indexed by location.
+
+    ``unreachable`` counts the ordered pairs (i, j), i != j, that a road
+    provider found no road between and priced by a straight-line fallback
+    instead (see :mod:`routing.osrm`); 0 for estimates that always connect.
+    """
 
     durations: IntMatrix
     distances: IntMatrix
+    unreachable: int = 0
 
     def __post_init__(self) -> None:
         durations = _whole_numbers("durations", self.durations)
@@ -37,6 +43,17 @@ class TravelMatrix:
             raise ValueError(
                 f"TravelMatrix durations {durations.shape} and distances {distances.shape} differ in shape."
             )
+        size = durations.shape[0]
+        if (
+            isinstance(self.unreachable, bool)
+            or not isinstance(self.unreachable, int | np.integer)
+            or not 0 <= self.unreachable <= size * max(size - 1, 0)
+        ):
+            raise ValueError(
+                f"TravelMatrix unreachable must be a whole number from 0 to {size * max(size - 1, 0)}, "
+                f"got {self.unreachable!r}."
+            )
+        object.__setattr__(self, "unreachable", int(self.unreachable))
         durations.setflags(write=False)
         distances.setflags(write=False)
         object.__setattr__(self, "durations", durations)

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from dispatch.db import make_engine, migrate
-
 from routing import Location, Problem, Result, SolveParams, TimeWindow, TravelMatrix, solve
 from routing.check import check
 

@@ -7,7 +7,10 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import dispatch.models  # noqa: F401  (registers the tables)
+# imported for their side effect: each module registers its tables on SQLModel.metadata
+import dispatch.accounts
+import dispatch.audit
+import dispatch.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -1,0 +1,124 @@
+"""``dripline serve`` and ``dripline users add``; every other command goes on to :mod:`dispatch.cli`.
+
+The api layer may import dispatch, never the reverse, so this is the ``dripline`` entry point
+that knows about both: ``[project.scripts] dripline = "api.cli:main"``.
+
+* ``dripline serve [--host H] [--port P] [--db URL]`` migrates the database and runs the API with uvicorn.
+* ``dripline users add NAME --role medic --medic-id 3 [--password-stdin]`` creates an account. The password
+  is read from the terminal (twice) or from one line of stdin, never from the command line, where any
+  user of the machine could see it in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from sqlalchemy.exc import SQLAlchemyError
+
+API_COMMANDS = frozenset({"serve", "users"})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dripline", description="Dripline's API server and accounts.")
+    parser.add_argument("--config", help="path to config.toml (default: $DRIPLINE_CONFIG or ./config.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP API (uvicorn)")
+    serve.add_argument("--host", default=None, help="address to listen on (default: [api] host)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: [api] port)")
+    serve.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    users = commands.add_parser("users", help="manage accounts")
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="create an account (one per person)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["dispatcher", "medic", "admin"])
+    add.add_argument("--medic-id", type=int, default=None, help="the medic this account belongs to (role medic)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    add.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    return parser
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The sub-command in ``argv`` (skipping ``--config PATH``), or None before an option such as -h."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--config":
+            index += 2
+        elif word.startswith("--config="):
+            index += 1
+        elif word.startswith("-"):
+            return None
+        else:
+            return word
+    return None
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the passwords differ.")
+    return first
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.main import create_app
+    from dispatch.config import Settings
+    from dispatch.db import make_engine, migrate
+
+    settings = Settings.load(args.config)
+    engine = make_engine(args.db or settings.database.url)
+    migrate(engine)
+    host = args.host or settings.api.host
+    port = args.port or settings.api.port
+    print(f"dripline: serving the API on http://{host}:{port} ({settings.api.environment})", flush=True)
+    uvicorn.run(create_app(settings, engine), host=host, port=port, server_header=False, proxy_headers=True)
+    return 0
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    from dispatch.accounts import create_user
+    from dispatch.audit import append_event
+    from dispatch.config import Settings
+    from dispatch.db import make_engine, migrate, session_scope
+
+    settings = Settings.load(args.config)
+    password = _read_password(args.password_stdin)
+    engine = make_engine(args.db or settings.database.url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        user = create_user(session, username=args.username, password=password, role=args.role, medic_id=args.medic_id)
+        append_event(
+            session, actor_user_id=None, action="write", resource="user", resource_ids=[user.id or 0], outcome="created"
+        )
+    print(f"created account {user.id} ({user.role.value})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``serve`` and ``users``; any other command is handed to dispatch.cli."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if command_word(argv) not in API_COMMANDS:
+        from dispatch.cli import main as dispatch_main
+
+        return dispatch_main(argv)
+    args = _parser().parse_args(argv)
+    try:
+        return run_serve(args) if args.command == "serve" else run_users_add(args)
+    except ValueError as error:  # includes AccountError, which names the field
+        print(f"dripline: {error}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:
+        print(f"dripline: database error ({type(error).__name__}); check [database] url", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Dependencies: the database session, the caller, and role checks.
+
+``SessionDep`` is one session per request (rolled back unless a route commits).
+``CurrentUser`` is the account behind a valid Bearer token: a missing, unknown,
+expired or revoked token is a 401. ``CurrentMedic`` is a medic's account (others:
+403). ``RequireDispatcher`` and ``RequireAdmin`` go on routers as
+``dependencies=[...]``; each 403 they answer is audited as a denial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from dispatch.accounts import AccountRole, User, resolve_token
+from dispatch.audit import ResourceId, append_event
+from dispatch.config import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+#: reads "Authorization: Bearer <token>"; the docs' Authorize button logs in at /auth/token
+bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+TokenDep = Annotated[str | None, Depends(bearer_token)]
+
+UNAUTHENTICATED = HTTPException(
+    status.HTTP_401_UNAUTHORIZED, "not authenticated", headers={"WWW-Authenticate": "Bearer"}
+)
+
+
+def get_current_user(session: SessionDep, token: TokenDep) -> User:
+    """The account behind the Bearer token; 401 when it is missing, unknown, expired or revoked."""
+    user = resolve_token(session, token) if token else None
+    if user is None:
+        raise UNAUTHENTICATED
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def audit_denial(
+    session: Session,
+    user: User | None,
+    request: Request,
+    *,
+    resource: str | None = None,
+    resource_ids: list[ResourceId] | None = None,
+    outcome: str = "forbidden",
+) -> None:
+    """Record a denial and commit it (the request is about to fail, and the record must stay)."""
+    route = request.scope.get("route")
+    append_event(
+        session,
+        actor_user_id=user.id if user else None,
+        action="deny",
+        resource=resource or f"{request.method} {getattr(route, 'path', '?')}",
+        resource_ids=resource_ids if resource_ids is not None else [],
+        outcome=outcome,
+    )
+    session.commit()
+
+
+def require_roles(*roles: AccountRole) -> Callable[..., User]:
+    """A dependency that lets only ``roles`` through; anyone else gets an audited 403."""
+
+    def check_role(request: Request, session: SessionDep, user: CurrentUser) -> User:
+        if user.role not in roles:
+            audit_denial(session, user, request)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "not enough permissions")
+        return user
+
+    check_role.roles = frozenset(roles)  # type: ignore[attr-defined]  # read by the authz tests
+    return check_role
+
+
+def get_current_medic(request: Request, session: SessionDep, user: CurrentUser) -> User:
+    """A medic's account, linked to a medic; anyone else gets an audited 403."""
+    if user.role is not AccountRole.MEDIC or user.medic_id is None:
+        audit_denial(session, user, request)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not enough permissions")
+    return user
+
+
+get_current_medic.roles = frozenset({AccountRole.MEDIC})  # type: ignore[attr-defined]
+
+CurrentMedic = Annotated[User, Depends(get_current_medic)]
+require_dispatcher = require_roles(AccountRole.DISPATCHER, AccountRole.ADMIN)
+require_admin = require_roles(AccountRole.ADMIN)
+#: router dependencies: ``APIRouter(dependencies=[RequireDispatcher])``
+RequireDispatcher = Depends(require_dispatcher)
+RequireAdmin = Depends(require_admin)
+#: the caller, when a route also needs the account: ``user: DispatcherUser``
+DispatcherUser = Annotated[User, RequireDispatcher]
+AdminUser = Annotated[User, RequireAdmin]

@@ -1,0 +1,159 @@
+"""The medic's own route sheets. No medic id in any path: the caller's account says whose sheet it is.
+
+Each call reads the published plan scoped to the caller. A day without a sheet for the caller
+(no plan, or only other medics' routes) is a 404 and an audited denial; a sheet read is an
+audited read (ids only), committed before any byte of the sheet is sent. ``ETag`` and
+``If-None-Match`` save resending an unchanged sheet; a 304 is audited like a read.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, select
+
+from api.deps import CurrentMedic, SessionDep, SettingsDep, audit_denial
+from api.models import RouteSheetPublic
+from api.sheet_views import (
+    PAGE_CSP,
+    audit_ids,
+    etag_matches,
+    page_context,
+    sheet_calendar,
+    sheet_etag,
+    sheet_public,
+)
+from dispatch.accounts import User
+from dispatch.audit import append_event
+from dispatch.models import Plan
+from dispatch.sheets import RouteSheet, route_sheets
+
+router = APIRouter(prefix="/me", tags=["me"])
+templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+
+NOT_FOUND = {404: {"description": "no published route sheet of yours on this day"}}
+IfNoneMatch = Annotated[str | None, Header()]
+
+
+def _no_store(headers: dict[str, str] | None = None) -> dict[str, str]:
+    return {"Cache-Control": "no-store", **(headers or {})}
+
+
+def _own_sheet(request: Request, session: Session, medic: User, day: date) -> tuple[RouteSheet, Plan]:
+    """The caller's published sheet of ``day``, or an audited 404."""
+    if medic.medic_id is None:  # CurrentMedic rules it out; None would mean every medic's sheets
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not enough permissions")
+    sheets = route_sheets(session, day, medic.medic_id)
+    plan = (
+        session.exec(select(Plan).where(Plan.service_date == day).where(Plan.version == sheets[0].plan_version)).first()
+        if sheets
+        else None
+    )
+    if not sheets or plan is None:
+        audit_denial(
+            session,
+            medic,
+            request,
+            resource="route_sheet",
+            resource_ids=[f"date:{day.isoformat()}"],
+            outcome="not_found",
+        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no route sheet", headers=_no_store())
+    return sheets[0], plan
+
+
+def _audit_read(session: Session, medic: User, sheet: RouteSheet, plan: Plan, fresh: bool) -> None:
+    append_event(
+        session,
+        actor_user_id=medic.id,
+        action="read",
+        resource="route_sheet",
+        resource_ids=audit_ids(sheet, plan.id),
+        outcome="ok" if fresh else "not_modified",
+    )
+    session.commit()
+
+
+def _serve(
+    request: Request, session: Session, medic: User, day: date, fmt: str, if_none_match: str | None, zone: ZoneInfo
+) -> tuple[RouteSheet, Plan, str] | Response:
+    """Load, audit, and answer 304 when the client already has this sheet in this format."""
+    sheet, plan = _own_sheet(request, session, medic, day)
+    etag = sheet_etag(sheet, fmt, zone)
+    fresh = not etag_matches(if_none_match, etag)
+    _audit_read(session, medic, sheet, plan, fresh)
+    if not fresh:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_no_store({"ETag": etag}))
+    return sheet, plan, etag
+
+
+@router.get("/route-sheets/{day}", response_model=RouteSheetPublic, responses=NOT_FOUND)
+def get_route_sheet(
+    day: date,
+    request: Request,
+    response: Response,
+    medic: CurrentMedic,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_none_match: IfNoneMatch = None,
+) -> RouteSheetPublic | Response:
+    """Your route sheet of ``day`` (YYYY-MM-DD), as JSON; times in the company's time zone."""
+    served = _serve(request, session, medic, day, "json", if_none_match, settings.zone)
+    if isinstance(served, Response):
+        return served
+    sheet, _plan, etag = served
+    response.headers.update(_no_store({"ETag": etag}))
+    return sheet_public(sheet, settings.zone)
+
+
+@router.get("/route-sheets/{day}/page", response_class=HTMLResponse, responses=NOT_FOUND)
+def get_route_sheet_page(
+    day: date,
+    request: Request,
+    medic: CurrentMedic,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Your route sheet of ``day`` as a phone-sized page: tap to navigate, tap to call."""
+    served = _serve(request, session, medic, day, "html", if_none_match, settings.zone)
+    if isinstance(served, Response):
+        return served
+    sheet, _plan, etag = served
+    return templates.TemplateResponse(
+        request,
+        "route_sheet.html",
+        page_context(sheet, settings.zone),
+        headers=_no_store({"ETag": etag, "Content-Security-Policy": PAGE_CSP}),
+    )
+
+
+@router.get(
+    "/route-sheets/{day}/calendar.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, **NOT_FOUND},
+)
+def get_route_sheet_calendar(
+    day: date,
+    request: Request,
+    medic: CurrentMedic,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Your route sheet of ``day`` as iCalendar: one event per stop."""
+    served = _serve(request, session, medic, day, "ics", if_none_match, settings.zone)
+    if isinstance(served, Response):
+        return served
+    sheet, plan, etag = served
+    stamp = plan.published_at or plan.created_at
+    page_url = str(request.url_for("get_route_sheet_page", day=day.isoformat()))
+    body = sheet_calendar(sheet, settings.zone, stamp, page_url)
+    headers = _no_store({"ETag": etag, "Content-Disposition": f'attachment; filename="route-{day.isoformat()}.ics"'})
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)

@@ -1,0 +1,215 @@
+"""A route sheet in three formats: JSON (Public model), a mobile HTML page, and iCalendar.
+
+Times are shown in the company's time zone. The page and the calendar carry no patient data
+in URLs. The calendar holds the schedule and the places but no patient names or phones: a
+calendar file tends to be synced to third-party clouds, so the page is where those are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+
+from api.models import BreakPublic, RouteSheetPublic, SheetPatientPublic, SheetStopPublic
+from dispatch.sheets import RouteSheet, SheetStop
+
+#: bump when a format's rendering changes, so clients' ETags stop matching
+RENDER_VERSION = "1"
+FORMATS = ("json", "html", "ics")
+
+
+def navigate_url(lat: float, lon: float) -> str:
+    """Google Maps directions to the stop: opens the maps app on Android and iOS, a browser elsewhere."""
+    return f"https://www.google.com/maps/dir/?api=1&destination={lat:.6f},{lon:.6f}"
+
+
+def geo_uri(lat: float, lon: float) -> str:
+    """RFC 5870 geo: URI: Android offers every installed maps app."""
+    return f"geo:{lat:.6f},{lon:.6f}?q={lat:.6f},{lon:.6f}"
+
+
+def tel_uri(phone: str) -> str:
+    """tel: link of a phone number as written (+1-720-555-0101 -> tel:+17205550101)."""
+    return "tel:" + re.sub(r"[^\d+]", "", phone)
+
+
+def sheet_etag(sheet: RouteSheet, fmt: str, zone: ZoneInfo) -> str:
+    """A strong ETag: the published plan's content hash, plus a digest of everything the sheet shows.
+
+    The content hash alone would miss an edit that needs no re-plan (a corrected phone number or
+    access note), so the digest covers the whole sheet, the format, the zone and the renderer.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown sheet format {fmt!r}")
+    document = json.dumps(asdict(sheet), sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{document}|{fmt}|{zone.key}|{RENDER_VERSION}".encode()).hexdigest()
+    return f'"{sheet.content_hash[:24]}-{digest[:24]}-{fmt}"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag`` (weak comparison, as RFC 9110 says for GET)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def audit_ids(sheet: RouteSheet, plan_id: int | None) -> list[int | str]:
+    """What a read of ``sheet`` disclosed, as ids: the medic, the plan, the bookings and the patients."""
+    bookings = sorted({stop.booking_id for stop in sheet.stops})
+    patients = sorted({p.patient_id for stop in sheet.stops for p in stop.patients})
+    return [
+        f"medic:{sheet.medic_id}",
+        f"plan:{plan_id}",
+        f"date:{sheet.day.isoformat()}",
+        *(f"booking:{b}" for b in bookings),
+        *(f"patient:{p}" for p in patients),
+    ]
+
+
+# --------------------------------------------------------------------- JSON
+
+
+def _stop_public(stop: SheetStop, zone: ZoneInfo) -> SheetStopPublic:
+    return SheetStopPublic(
+        sequence=stop.sequence,
+        booking_id=stop.booking_id,
+        part=stop.part,
+        arrival=stop.arrival.astimezone(zone),
+        start=stop.start.astimezone(zone),
+        end=stop.end.astimezone(zone),
+        window_start=stop.window_start.astimezone(zone),
+        window_end=stop.window_end.astimezone(zone),
+        place_kind=stop.place_kind,
+        address=stop.address,
+        access_notes=stop.access_notes,
+        lat=stop.lat,
+        lon=stop.lon,
+        navigate_url=navigate_url(stop.lat, stop.lon),
+        patients=[
+            SheetPatientPublic(display_name=p.display_name, phone=p.phone, service=p.service) for p in stop.patients
+        ],
+    )
+
+
+def sheet_public(sheet: RouteSheet, zone: ZoneInfo) -> RouteSheetPublic:
+    return RouteSheetPublic(
+        date=sheet.day,
+        plan_version=sheet.plan_version,
+        timezone=zone.key,
+        medic_name=sheet.medic_name,
+        departure=sheet.departure.astimezone(zone),
+        arrival_home=sheet.arrival_home.astimezone(zone),
+        breaks=[
+            BreakPublic(
+                start=datetime.fromisoformat(start).astimezone(zone), end=datetime.fromisoformat(end).astimezone(zone)
+            )
+            for start, end in sheet.breaks
+        ],
+        stock=dict(sheet.stock),
+        stops=[_stop_public(stop, zone) for stop in sheet.stops],
+    )
+
+
+# --------------------------------------------------------------------- HTML
+
+
+def clock(moment: datetime, zone: ZoneInfo) -> str:
+    """9:05 AM, in ``zone``."""
+    local = moment.astimezone(zone)
+    return f"{local.hour % 12 or 12}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def page_context(sheet: RouteSheet, zone: ZoneInfo) -> dict[str, Any]:
+    """What the page template shows, formatted for a phone."""
+    return {
+        "day": sheet.day,
+        "day_label": f"{sheet.day:%A}, {sheet.day:%B} {sheet.day.day}",
+        "zone": zone.key,
+        "medic_name": sheet.medic_name,
+        "plan_version": sheet.plan_version,
+        "departure": clock(sheet.departure, zone),
+        "arrival_home": clock(sheet.arrival_home, zone),
+        "breaks": [
+            (clock(datetime.fromisoformat(start), zone), clock(datetime.fromisoformat(end), zone))
+            for start, end in sheet.breaks
+        ],
+        "stock": sorted(sheet.stock.items()),
+        "stops": [
+            {
+                "sequence": stop.sequence,
+                "arrival": clock(stop.arrival, zone),
+                "start": clock(stop.start, zone),
+                "end": clock(stop.end, zone),
+                "window": f"{clock(stop.window_start, zone)} – {clock(stop.window_end, zone)}",
+                "place_kind": stop.place_kind,
+                "address": stop.address,
+                "access_notes": stop.access_notes,
+                "navigate_url": navigate_url(stop.lat, stop.lon),
+                "geo_uri": geo_uri(stop.lat, stop.lon),
+                "patients": [
+                    {"name": p.display_name, "phone": p.phone, "tel": tel_uri(p.phone), "service": p.service}
+                    for p in stop.patients
+                ],
+            }
+            for stop in sheet.stops
+        ],
+    }
+
+
+#: the page loads nothing from anywhere: inline styles only, no scripts
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+
+# --------------------------------------------------------------------- iCalendar
+
+
+def stop_uid(day: date, plan_version: int, stop: SheetStop) -> str:
+    """The same for the same stop of the same plan version, however often the calendar is fetched."""
+    return f"{day.isoformat()}-v{plan_version}-booking{stop.booking_id}-part{stop.part}@dripline"
+
+
+def sheet_calendar(sheet: RouteSheet, zone: ZoneInfo, stamp: datetime, page_url: str | None = None) -> bytes:
+    """One VEVENT per stop, from the planned start to the end of service; ``stamp`` is DTSTAMP (publication)."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Dripline//Route sheet//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", f"Dripline route {sheet.day.isoformat()}")
+    calendar.add("x-wr-timezone", zone.key)
+    for stop in sheet.stops:
+        event = Event()
+        event.add("uid", stop_uid(sheet.day, sheet.plan_version, stop))
+        event.add("dtstamp", stamp)
+        event.add("dtstart", stop.start)
+        event.add("dtend", stop.end)
+        services = ", ".join(sorted({p.service for p in stop.patients}))
+        event.add("summary", f"Stop {stop.sequence}: {services}")
+        event.add("location", stop.address)
+        event.add("geo", (stop.lat, stop.lon))
+        people = len(stop.patients)
+        lines = [
+            f"Arrive {clock(stop.arrival, zone)}; window {clock(stop.window_start, zone)} - "
+            f"{clock(stop.window_end, zone)}.",
+            f"{people} patient{'s' if people != 1 else ''}: names, phones and access notes are on the route page.",
+            f"Navigate: {navigate_url(stop.lat, stop.lon)}",
+        ]
+        event.add("description", "\n".join(lines))
+        if page_url:
+            event.add("url", page_url)
+        event.add("sequence", 0)
+        calendar.add_component(event)
+    return calendar.to_ical()

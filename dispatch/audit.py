@@ -1,0 +1,179 @@
+"""The audit trail: an append-only, hash-chained record of who touched what.
+
+Every read of patient data, every write, every denial, every login and every
+publish appends one :class:`AuditEvent`: when, which account (None for the
+system, e.g. the nightly re-plan), the action, the kind of resource, the ids
+it concerned, and the outcome. Only ids, never the data itself.
+
+Each row carries the hash of the row before it, and its own hash over that and
+its fields, so an edited, inserted or deleted row breaks the chain
+(:func:`verify_chain`). One :class:`AuditHead` row holds the newest hash;
+updating it first serialises appenders (a row lock on PostgreSQL, the write
+lock on SQLite), so the chain never forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from dispatch.models import json_column, now_utc, utc_column
+
+ACTIONS = frozenset({"read", "write", "deny", "publish", "login"})
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+
+ResourceId = int | str
+
+
+class AuditEvent(SQLModel, table=True):
+    """One audited event. Never updated, never deleted."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_column()
+    #: the account that acted; None for the system (scheduler, CLI) or an unauthenticated caller
+    actor_user_id: int | None = Field(default=None, index=True)
+    action: str = Field(index=True)
+    resource: str
+    #: ids only (ints, or short strings such as "patient:12"), never names, phones or addresses
+    resource_ids: list[ResourceId] = json_column(list)
+    outcome: str
+    prev_hash: str
+    row_hash: str = Field(unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The newest row's hash (one row, id 1): appenders lock it, and a deleted tail shows against it."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=HEAD_ID, primary_key=True)
+    last_hash: str = GENESIS_HASH
+    events: int = 0
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def row_hash(
+    prev_hash: str,
+    *,
+    at: datetime,
+    actor_user_id: int | None,
+    action: str,
+    resource: str,
+    resource_ids: Sequence[ResourceId],
+    outcome: str,
+) -> str:
+    """sha256 of the previous hash and the canonical JSON of the row's fields (id excluded: the chain orders)."""
+    document = {
+        "at": _stamp(at),
+        "actor_user_id": actor_user_id,
+        "action": action,
+        "resource": resource,
+        "resource_ids": list(resource_ids),
+        "outcome": outcome,
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _check_ids(resource_ids: Sequence[ResourceId]) -> list[ResourceId]:
+    ids: list[ResourceId] = []
+    for value in resource_ids:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError("audit resource_ids must be ints or short id strings.")
+        if isinstance(value, str) and (len(value) > 64 or any(ch.isspace() for ch in value)):
+            # a long or spaced string is more likely data than an id
+            raise ValueError("audit resource_ids strings must be short ids without spaces.")
+        ids.append(value)
+    return ids
+
+
+def append_event(
+    session: Session,
+    *,
+    actor_user_id: int | None,
+    action: str,
+    resource: str,
+    resource_ids: Sequence[ResourceId] = (),
+    outcome: str = "ok",
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event in the session's transaction; it is kept only if that transaction commits.
+
+    The caller commits. Appending locks the chain's head until then, so keep the transaction short.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"audit action must be one of {sorted(ACTIONS)}, got {action!r}.")
+    ids = _check_ids(resource_ids)
+    # Lock first, read second: the head read after the lock is the newest committed one.
+    locked = session.exec(
+        update(AuditHead).where(col(AuditHead.id) == HEAD_ID).values(events=col(AuditHead.events) + 1)
+    )
+    if locked.rowcount != 1:
+        raise RuntimeError("the audit_head row is missing: run the migrations")
+    prev = session.exec(select(AuditHead.last_hash).where(col(AuditHead.id) == HEAD_ID)).one()
+    at = (at or now_utc()).astimezone(UTC)
+    digest = row_hash(
+        prev, at=at, actor_user_id=actor_user_id, action=action, resource=resource, resource_ids=ids, outcome=outcome
+    )
+    event = AuditEvent(
+        at=at,
+        actor_user_id=actor_user_id,
+        action=action,
+        resource=resource,
+        resource_ids=ids,
+        outcome=outcome,
+        prev_hash=prev,
+        row_hash=digest,
+    )
+    session.add(event)
+    session.exec(update(AuditHead).where(col(AuditHead.id) == HEAD_ID).values(last_hash=digest))
+    session.flush()
+    return event
+
+
+def verify_chain(session: Session) -> list[int]:
+    """Ids of the rows that break the chain: edited (hash mismatch) or out of line (prev_hash mismatch).
+
+    A row deleted from the middle shows as its successor; a deleted tail shows as the last row (or 0 for an
+    empty table) not matching the head. An empty list means the chain is intact.
+    """
+    bad: list[int] = []
+    expected_prev = GENESIS_HASH
+    last_hash = GENESIS_HASH
+    last_id = 0
+    for event in session.exec(select(AuditEvent).order_by(col(AuditEvent.id))):
+        recomputed = row_hash(
+            event.prev_hash,
+            at=event.at,
+            actor_user_id=event.actor_user_id,
+            action=event.action,
+            resource=event.resource,
+            resource_ids=event.resource_ids,
+            outcome=event.outcome,
+        )
+        if recomputed != event.row_hash or event.prev_hash != expected_prev:
+            bad.append(event.id or 0)
+        expected_prev = event.row_hash
+        last_hash, last_id = event.row_hash, event.id or 0
+    head = session.get(AuditHead, HEAD_ID)
+    if (head is None or head.last_hash != last_hash) and last_id not in bad:
+        bad.append(last_id)
+    return bad
+
+
+def events(session: Session, **where: Any) -> list[AuditEvent]:
+    """Audit rows, oldest first, filtered by equal column values (e.g. ``action="deny"``)."""
+    query = select(AuditEvent)
+    for name, value in where.items():
+        query = query.where(getattr(AuditEvent, name) == value)
+    return list(session.exec(query.order_by(col(AuditEvent.id))))

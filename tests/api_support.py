@@ -1,0 +1,144 @@
+"""Shared builders for the API tests: a tiny planned day, accounts, and a client per test.
+
+The day: medic A (Alice) works December 2 and is planned two home visits; medic B (Bob) has no
+shift that day. Every patient field and address is made up and unique, so the leak tests can look
+for them in logs and error bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from api import create_app
+from dispatch import accounts
+from dispatch.accounts import AccountRole, create_user
+from dispatch.audit import AuditEvent
+from dispatch.config import Settings
+from dispatch.db import session_scope
+from dispatch.models import Booking, BookingPatient, Patient, Place, Role
+from dispatch.planning import plan_day
+from routing import Problem, Result, SolveParams, solve
+from tests import factory
+from tests.factory import DAY
+
+#: FAST as in tests/test_planning.py, with a work limit so a two-stop day stops searching at once
+API_FAST = Settings(solver=SolveParams(time_limit_s=1.0, workers=1, solution_limit=100))
+PASSWORD = "correct horse battery staple"
+USERNAMES = ("admin", "dispatch", "alice", "bob")
+
+
+@pytest.fixture
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Argon2id at its lowest cost: the same code path in a fraction of the time (production keeps the default)."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+
+
+def solve_here(problem: Problem, params: SolveParams, timeout_s: float) -> Result:
+    """The real solver, in this process: the child-process isolation is tested in test_planning."""
+    return solve(problem, params)
+
+
+@dataclass
+class World:
+    """Ids of what :func:`planned_day` built."""
+
+    medic_a: int
+    medic_b: int
+    bookings: list[int]
+    users: dict[str, int]
+    plan_id: int | None
+    #: every patient name, phone, address and access note of the day
+    secrets: list[str] = field(default_factory=list)
+
+
+def make_accounts(engine: Engine, medic_a: int, medic_b: int) -> dict[str, int]:
+    """An admin, a dispatcher, and one medic account each for A and B; all with :data:`PASSWORD`."""
+    with session_scope(engine) as session:
+        made = {
+            "admin": create_user(session, username="admin", password=PASSWORD, role=AccountRole.ADMIN),
+            "dispatch": create_user(session, username="dispatch", password=PASSWORD, role=AccountRole.DISPATCHER),
+            "alice": create_user(
+                session, username="alice", password=PASSWORD, role=AccountRole.MEDIC, medic_id=medic_a
+            ),
+            "bob": create_user(session, username="bob", password=PASSWORD, role=AccountRole.MEDIC, medic_id=medic_b),
+        }
+        return {name: user.id or 0 for name, user in made.items()}
+
+
+def planned_day(engine: Engine, *, plan: bool = True) -> World:
+    """Alice's two visits on DAY, planned and published (unless ``plan`` is False); Bob is off."""
+    with session_scope(engine) as session:
+        alice = factory.medic(session, "Alice Medic", role=Role.RN)
+        bob = factory.medic(session, "Bob Medic", role=Role.RN, shift=None)
+        first = factory.booking(session, (39.75, -104.98), ("09:00", "11:00"))
+        second = factory.booking(session, (39.72, -104.96), ("10:00", "12:00"), ("myers",))
+        for number, booking in enumerate((first, second), start=1):
+            site = session.get(Place, booking.place_id)
+            assert site is not None
+            site.address = f"{400 + number} Larkspur Testway, Denver, CO 80205"
+            site.access_notes = f"Gate code Quokka{number}7 then ring twice"
+            session.add(site)
+        medic_a, medic_b = alice.id or 0, bob.id or 0
+        booking_ids = [first.id or 0, second.id or 0]
+    with Session(engine) as session:
+        secrets = patient_secrets(session, booking_ids)
+    users = make_accounts(engine, medic_a, medic_b)
+    plan_id = None
+    if plan:
+        outcome = plan_day(engine, DAY, API_FAST, solver=solve_here)
+        assert outcome.status == "published", outcome
+        plan_id = outcome.plan_id
+    return World(medic_a, medic_b, booking_ids, users, plan_id, secrets)
+
+
+def patient_secrets(session: Session, booking_ids: list[int]) -> list[str]:
+    """The patient data of these bookings that must never reach a log, a URL or an error body."""
+    lines = session.exec(select(BookingPatient).where(col(BookingPatient.booking_id).in_(booking_ids))).all()
+    found: list[str] = []
+    for line in lines:
+        patient = session.get(Patient, line.patient_id)
+        assert patient is not None
+        found += [patient.full_name, patient.display_name, patient.phone]
+    for booking_id in booking_ids:
+        booking = session.get(Booking, booking_id)
+        assert booking is not None
+        site = session.get(Place, booking.place_id)
+        assert site is not None
+        found += [site.address, site.access_notes]
+    return found
+
+
+def client_for(engine: Engine, settings: Settings = API_FAST) -> TestClient:
+    return TestClient(create_app(settings, engine))
+
+
+def app_for(engine: Engine, settings: Settings = API_FAST) -> FastAPI:
+    return create_app(settings, engine)
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Authorization headers for ``username``."""
+    response = client.post("/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def audit_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return len(session.exec(select(AuditEvent.id)).all())
+
+
+def last_event(engine: Engine) -> AuditEvent:
+    with Session(engine) as session:
+        event = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
+        assert event is not None
+        return event
