@@ -445,6 +445,24 @@ def _overlap(a: Interval, b: Interval) -> bool:
     return max(a[0], b[0]) < min(a[1], b[1])
 
 
+def check_break_in_day(problem: Problem, result: Result) -> list[Violation]:
+    """Every break lies between leaving home and getting back: a rest period is
+    part of the working day, not time at home."""
+    found: list[Violation] = []
+    for route, _shift in _routes(problem, result):
+        departure, home = _utc(route.departure), _utc(route.arrival_home)
+        for placed in route.breaks:
+            if _utc(placed.start) < departure or _utc(placed.end) > home:
+                found.append(
+                    Violation(
+                        "break_in_day",
+                        route.medic_id,
+                        f"medic {route.medic_id!r} has a break from {placed.start.isoformat()} outside the working day",
+                    )
+                )
+    return found
+
+
 def check_break_overlap(problem: Problem, result: Result) -> list[Violation]:
     """No break overlaps a service or another break, and each lies wholly before
     departure, in one gap between stops (or on the drive home), or after arrival home."""
@@ -629,6 +647,7 @@ CHECKS: Mapping[str, Rule] = MappingProxyType(
         "arrival_home": check_arrival_home,
         "hard_end": check_hard_end,
         "breaks": check_breaks,
+        "break_in_day": check_break_in_day,
         "break_overlap": check_break_overlap,
         "skills": check_skills,
         "allowed_medics": check_allowed_medics,

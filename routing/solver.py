@@ -237,6 +237,11 @@ class _Model:
                     for k, (lo, hi, duration) in enumerate(c.breaks[vehicle])
                 ]
                 self.time.SetBreakIntervalsOfVehicle(intervals, vehicle, node_visit_transits)
+                # OR-Tools would also place a break before the medic leaves home or
+                # after they are back; a rest period belongs inside the working day.
+                for interval in intervals:
+                    solver.Add(interval.StartExpr() >= self.time.CumulVar(start))
+                    solver.Add(interval.EndExpr() <= self.time.CumulVar(end))
                 if len(intervals) > 1:
                     # OR-Tools lets one vehicle's breaks overlap each other unless told not to.
                     solver.Add(solver.DisjunctiveConstraint(intervals, f"breaks {vehicle} apart"))

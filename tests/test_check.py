@@ -184,8 +184,8 @@ def test_check_flags_route_of_medic_without_shift() -> None:
 def test_check_flags_second_route_for_same_medic() -> None:
     """Two routes for one medic trip `medic`."""
     result = make_result()
-    # an empty day: leave 08:00, home 08:00 (HOME->HOME 0 s), break 11:00-11:30 at home afterwards
-    idle = Route("m1", at("08:00"), at("08:00"), (), (PlacedBreak(at("11:00"), at("11:30")),), 0, 0, Kpis())
+    # an empty day: leave 08:00, home 12:00 (HOME->HOME 0 s), break 11:00-11:30 in between; no overtime
+    idle = Route("m1", at("08:00"), at("12:00"), (), (PlacedBreak(at("11:00"), at("11:30")),), 0, 0, Kpis())
     assert fired(make_problem(), replace(result, routes=(*result.routes, idle))) == [("medic", "m1")]
 
 
@@ -276,9 +276,9 @@ def test_check_flags_missing_break() -> None:
 
 
 def test_check_flags_extra_break() -> None:
-    """A second placed break (12:15-12:45, at home) with only one shift break trips `breaks`."""
+    """A second placed break (12:15-12:45, at home) with only one shift break trips `breaks` (and `break_in_day`)."""
     breaks = (PlacedBreak(at("11:00"), at("11:30")), PlacedBreak(at("12:15"), at("12:45")))
-    assert fired(make_problem(), with_route(make_result(), breaks=breaks)) == [("breaks", "m1")]
+    assert fired(make_problem(), with_route(make_result(), breaks=breaks)) == [("breaks", "m1"), ("break_in_day", "m1")]
 
 
 def _break_moved(problem: Problem, placed: PlacedBreak, break_window: TimeWindow) -> tuple[Problem, Result]:
@@ -301,8 +301,23 @@ def _break_moved(problem: Problem, placed: PlacedBreak, break_window: TimeWindow
     ids=["overlapping_service", "straddling_departure", "straddling_arrival_home"],
 )
 def test_check_flags_break_overlapping_work(placed: PlacedBreak, break_window: TimeWindow) -> None:
-    """A break that overlaps a service or straddles departure / arrival home trips `break_overlap`."""
-    assert fired(*_break_moved(make_problem(), placed, break_window)) == [("break_overlap", "m1")]
+    """A break that overlaps a service trips `break_overlap`; one straddling departure or arrival home
+    also lies partly outside the working day (`break_in_day`)."""
+    expected = [("break_overlap", "m1")]
+    if placed.start < at("09:00") or placed.end > at("12:15"):
+        expected = [("break_in_day", "m1"), ("break_overlap", "m1")]
+    assert fired(*_break_moved(make_problem(), placed, break_window)) == expected
+
+
+def test_check_flags_break_taken_at_home_before_leaving() -> None:
+    """A 30-minute rest 07:55-08:25 before the 08:30 departure trips `break_in_day` only."""
+    problem = with_shift(
+        make_problem(), window=window("07:30", "12:00"), breaks=(Break(minutes(30), window("07:30", "08:30")),)
+    )
+    result = with_route(make_result(), breaks=(PlacedBreak(at("07:55"), at("08:25")),))
+    # v2's gap no longer holds the break: its wait grows from 3600 to 5400 s, idle from 4500 to 6300
+    result = with_kpis(with_stop(result, "v2", wait_s=5400), idle_s=6300)
+    assert fired(problem, result) == [("break_in_day", "m1")]
 
 
 def test_check_flags_breaks_overlapping_each_other() -> None:
