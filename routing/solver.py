@@ -119,7 +119,10 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
             (max(0, seconds_between(origin, w.start)), min(horizon, seconds_between(origin, w.end)))
             for w in maybe.windows
         ]
-        windows.append([(a, b) for a, b in clipped if a <= b] or [(0, horizon)])
+        kept = [(a, b) for a, b in clipped if a <= b]
+        # servable_by() admitted this visit, so some window meets some shift
+        assert kept, "a schedulable visit lost every window to clipping"
+        windows.append(kept)
     kinds = problem.supply_kinds
     penalty = [
         0 if v is None else (params.optional_penalty if v.optional else params.unassigned_penalty) * v.priority
