@@ -34,7 +34,7 @@ from routing.params import SolveParams
 from routing.result import Kpis, PlacedBreak, Result, Route, Stop
 
 #: seconds kept back from the time limit for process start-up and read-back
-_OVERHEAD_S = 0.3
+_OVERHEAD_S = 0.45
 
 
 @dataclass(frozen=True)
@@ -340,12 +340,18 @@ def run_search(
     # which with breaks can eat the whole time limit, so it gets a short limit
     # of its own; the solve below sets the real one.
     remaining = deadline - time.monotonic()
-    model.routing.CloseModelWithParameters(parameters(min(0.5, max(0.1, remaining / 10))))
+    model.routing.CloseModelWithParameters(parameters(min(1.0, max(0.1, remaining / 5))))
     hint = model.routing.ReadAssignmentFromRoutes(start_from, True)
-    if hint is None:
-        return None
-    solution = model.routing.SolveFromAssignmentWithParameters(hint, parameters(deadline - time.monotonic()))
-    return None if solution is None else model.read(solution, "restart " + job.label)
+    solution = None
+    if hint is not None:
+        solution = model.routing.SolveFromAssignmentWithParameters(hint, parameters(deadline - time.monotonic()))
+    if solution is not None:
+        return model.read(solution, "restart " + job.label)
+    # With breaks, filling in the hint's times can run out of its short limit
+    # and leave a partial assignment that the search then rejects at once.
+    # Search afresh for the rest of the time rather than idle until the deadline.
+    solution = model.routing.SolveWithParameters(parameters(deadline - time.monotonic()))
+    return None if solution is None else model.read(solution, "fresh " + job.label)
 
 
 def solve(problem: Problem, params: SolveParams | None = None) -> Result:
