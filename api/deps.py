@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -20,6 +20,7 @@ from sqlmodel import Session
 from dispatch.accounts import AccountRole, User, resolve_token
 from dispatch.audit import ResourceId, append_event
 from dispatch.config import Settings
+from dispatch.validation import Policy
 
 
 def get_settings(request: Request) -> Settings:
@@ -37,8 +38,20 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
+def get_policy(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Policy:
+    """What a write is checked against: today in the company's zone, the service area, the geocoder."""
+    return Policy.now(settings.zone, settings.geocoder.bbox, request.app.state.geocoder)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+PolicyDep = Annotated[Policy, Depends(get_policy)]
+
+#: a row id in a path: a 32-bit integer, like the columns it is looked up in
+PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+Offset = Annotated[int, Query(ge=0, le=2_147_483_647, description="rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="rows to return at most")]
 
 #: reads "Authorization: Bearer <token>"; the docs' Authorize button logs in at /auth/token
 bearer_token = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -78,6 +91,22 @@ def audit_denial(
         resource=resource or f"{request.method} {getattr(route, 'path', '?')}",
         resource_ids=resource_ids if resource_ids is not None else [],
         outcome=outcome,
+    )
+    session.commit()
+
+
+def audit(
+    session: Session,
+    user: User,
+    *,
+    action: str,
+    resource: str,
+    resource_ids: list[ResourceId],
+    outcome: str = "ok",
+) -> None:
+    """Append one audit event for the caller and commit it with whatever the request wrote."""
+    append_event(
+        session, actor_user_id=user.id, action=action, resource=resource, resource_ids=resource_ids, outcome=outcome
     )
     session.commit()
 

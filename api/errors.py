@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch.validation import Conflict, InvalidInput, NotFound
+
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = {"detail": "internal error"}
@@ -41,6 +43,23 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 async def request_validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return JSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
+
+
+async def invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A business rule a field breaks (a past day, an unknown service): 422 in the same shape as pydantic's."""
+    assert isinstance(exc, InvalidInput)
+    detail = [{"loc": [exc.part, *loc], "msg": reason, "type": "value_error"} for loc, reason in exc.errors]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def not_found_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotFound)
+    return JSONResponse({"detail": f"{exc.resource} not found"}, status_code=404)
+
+
+async def conflict_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Conflict)
+    return JSONResponse({"detail": exc.message}, status_code=409)
 
 
 class SafetyMiddleware:

@@ -1,8 +1,12 @@
 """The application factory.
 
 ``create_app(settings, engine)`` builds the app from explicit settings (tests never depend on
-the environment). The OpenAPI docs follow ``[api] docs_enabled`` (on in development, off in
-production); CORS is off unless ``[api] cors_origins`` lists origins.
+the environment). ``geocoder`` locates addresses given without coordinates (default: the one
+``[geocoder]`` describes); ``plan_solver`` replaces the solve of a re-plan (tests run it in-process;
+default: :func:`dispatch.planning.solve_in_child`, a child process with a hard timeout).
+
+The OpenAPI docs follow ``[api] docs_enabled`` (on in development, off in production); CORS is
+off unless ``[api] cors_origins`` lists origins.
 """
 
 from __future__ import annotations
@@ -12,13 +16,43 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
 
-from api.errors import SafetyMiddleware, request_validation_handler
-from api.routes import auth, health, me, users
+from api.errors import (
+    SafetyMiddleware,
+    conflict_handler,
+    invalid_input_handler,
+    not_found_handler,
+    request_validation_handler,
+)
+from api.routes import (
+    auth,
+    bookings,
+    health,
+    me,
+    medics,
+    patients,
+    places,
+    plans,
+    route_sheets,
+    services,
+    shifts,
+    users,
+)
 from dispatch.config import Settings
 from dispatch.db import make_engine
+from dispatch.geocode import Geocoder, make_geocoder
+from dispatch.planning import Solver
+from dispatch.validation import Conflict, InvalidInput, NotFound
+
+ROUTERS = (health, auth, me, users, medics, shifts, services, patients, places, bookings, plans, route_sheets)
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    geocoder: Geocoder | None = None,
+    plan_solver: Solver | None = None,
+) -> FastAPI:
     """The Dripline API on ``engine`` (default: one for ``settings.database.url``)."""
     docs = settings.api.docs
     app = FastAPI(
@@ -31,7 +65,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.database.url)
+    app.state.geocoder = geocoder if geocoder is not None else make_geocoder(settings.geocoder)
+    app.state.plan_solver = plan_solver
     app.add_exception_handler(RequestValidationError, request_validation_handler)
+    app.add_exception_handler(InvalidInput, invalid_input_handler)
+    app.add_exception_handler(NotFound, not_found_handler)
+    app.add_exception_handler(Conflict, conflict_handler)
     if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -41,6 +80,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             expose_headers=["ETag"],
         )
     app.add_middleware(SafetyMiddleware)  # added last: the outermost of ours, so it sees every error
-    for module in (health, auth, me, users):
+    for module in ROUTERS:
         app.include_router(module.router)
     return app

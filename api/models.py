@@ -7,12 +7,22 @@ server-owned fields (ids, status, plan version).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from dispatch.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountRole
+from dispatch.models import BookingStatus, GeocodeStatus, PlaceKind, PlanJobStatus, PlanStatus, Role
 
 
 class InputModel(BaseModel):
@@ -107,3 +117,398 @@ class RouteSheetPublic(PublicModel):
     #: what to load in the car: supply code -> count
     stock: dict[str, int]
     stops: list[SheetStopPublic]
+
+
+# --------------------------------------------------------------------- shared field types
+#
+# Every bound below keeps a value the schema admits from failing further down: ids fit a 32-bit
+# integer column, text holds no NUL (PostgreSQL refuses it) nor lone surrogates (not UTF-8), numbers
+# are finite, and datetimes carry a time zone and stay in years a conversion to UTC cannot overflow.
+
+INT32_MAX = 2_147_483_647
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+def _clean_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _sane_date(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be a date from {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+def _sane_moment(value: datetime) -> datetime:
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"must be a time from {FIRST_YEAR} to {LAST_YEAR}") from None
+    if not FIRST_YEAR <= in_utc.year <= LAST_YEAR:
+        raise ValueError(f"must be a time from {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+def _phone_digits(value: str) -> str:
+    if not 10 <= sum(ch.isdigit() for ch in value) <= 15:
+        raise ValueError("must be a phone number (10 to 15 digits, e.g. +1 720 555 0100)")
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_clean_text)
+]
+Address = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_clean_text)
+]
+Notes = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_clean_text)]
+#: a machine name: a service code, a supply, a screening question, a credential kind
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ().-]{10,30}$"),
+    AfterValidator(_phone_digits),
+]
+Day = Annotated[date, AfterValidator(_sane_date)]
+#: an ISO 8601 time with its offset (2026-12-02T09:00:00-07:00); a time without one is a 422
+Moment = Annotated[AwareDatetime, AfterValidator(_sane_moment)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=10_000)]
+Stock = Annotated[dict[Code, Count], Field(max_length=50)]
+Screening = Annotated[dict[Code, bool], Field(max_length=50)]
+Priority = Annotated[int, Field(ge=1, le=10)]
+Pumps = Annotated[int, Field(ge=0, le=20)]
+
+
+def _after(start_field: str) -> Any:
+    """A field validator: this field's time is after ``start_field``'s (when that one is valid)."""
+
+    def check(value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get(start_field)
+        if start is not None and value <= start:
+            raise ValueError(f"must be after {start_field}")
+        return value
+
+    return check
+
+
+# --------------------------------------------------------------------- places
+
+
+class PlaceCreate(InputModel):
+    """A place; without lat and lon the address is geocoded, and a failure leaves the place flagged."""
+
+    address: Address
+    kind: PlaceKind = PlaceKind.HOME
+    lat: Lat | None = None
+    lon: Lon | None = None
+    access_notes: Notes = ""
+
+
+class PlaceUpdate(InputModel):
+    """New lat and lon fix a flagged place; a new address alone is geocoded again."""
+
+    address: Address = None  # type: ignore[assignment]  # optional, but never null
+    kind: PlaceKind = None  # type: ignore[assignment]
+    lat: Lat = None  # type: ignore[assignment]
+    lon: Lon = None  # type: ignore[assignment]
+    access_notes: Notes = None  # type: ignore[assignment]
+
+
+class PlacePublic(PublicModel):
+    id: int
+    address: str
+    kind: PlaceKind
+    lat: float | None
+    lon: float | None
+    access_notes: str
+    #: ok, given, pending, or failed (flagged: needs a location from the dispatcher)
+    geocode_status: GeocodeStatus
+    #: why a lookup failed: timeout, unavailable, not_found or outside_area
+    geocode_problem: str | None
+
+
+# --------------------------------------------------------------------- medics
+
+
+class CredentialIn(InputModel):
+    kind: Code
+    expires_on: Day
+
+
+class CredentialPublic(PublicModel):
+    kind: str
+    expires_on: date
+
+
+class HomeIn(InputModel):
+    """A medic's home, where each route starts and ends."""
+
+    address: Address
+    lat: Lat | None = None
+    lon: Lon | None = None
+
+
+class MedicCreate(InputModel):
+    name: Name
+    role: Role
+    home: HomeIn
+    #: what the car carries: supply code -> count
+    stock: Stock = Field(default_factory=dict)
+    pumps: Pumps = 4
+    credentials: list[CredentialIn] = Field(default_factory=list, max_length=20)
+
+
+class MedicUpdate(InputModel):
+    """The fields to change; ``credentials`` replaces the list, ``home`` moves the home."""
+
+    name: Name = None  # type: ignore[assignment]
+    role: Role = None  # type: ignore[assignment]
+    home: HomeIn = None  # type: ignore[assignment]
+    stock: Stock = None  # type: ignore[assignment]
+    pumps: Pumps = None  # type: ignore[assignment]
+    credentials: list[CredentialIn] = Field(default=None, max_length=20)  # type: ignore[assignment]
+    active: bool = None  # type: ignore[assignment]
+
+
+class MedicPublic(PublicModel):
+    id: int
+    name: str
+    role: Role
+    home_place_id: int
+    stock: dict[str, int]
+    pumps: int
+    active: bool
+    credentials: list[CredentialPublic]
+
+
+# --------------------------------------------------------------------- shifts
+
+
+class ShiftCreate(InputModel):
+    medic_id: Id
+    service_date: Day
+    starts_at: Moment
+    ends_at: Moment
+    #: the latest return home (overtime runs from ends_at up to here); default: an hour after ends_at
+    hard_end_at: Moment | None = None
+
+    _ends_after_start = field_validator("ends_at")(_after("starts_at"))
+
+
+class ShiftUpdate(InputModel):
+    service_date: Day = None  # type: ignore[assignment]
+    starts_at: Moment = None  # type: ignore[assignment]
+    ends_at: Moment = None  # type: ignore[assignment]
+    hard_end_at: Moment | None = None
+
+    _ends_after_start = field_validator("ends_at")(_after("starts_at"))
+
+
+class ShiftPublic(PublicModel):
+    id: int
+    medic_id: int
+    service_date: date
+    starts_at: datetime
+    ends_at: datetime
+    hard_end_at: datetime | None
+
+
+# --------------------------------------------------------------------- the service catalogue
+
+
+class ServiceCreate(InputModel):
+    code: Code
+    name: Name
+    infusion_minutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    #: the roles that may give it
+    roles: list[Role] = Field(min_length=1, max_length=3)
+    #: what one patient uses: supply code -> count
+    supplies: Stock = Field(default_factory=dict)
+    #: screening answers that hold a booking for the medical director's clearance
+    clearance_flags: list[Code] = Field(default_factory=list, max_length=50)
+    uses_pump: bool = True
+
+
+class ServiceUpdate(InputModel):
+    """The fields to change; the code stays (bookings name it)."""
+
+    name: Name = None  # type: ignore[assignment]
+    infusion_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = None  # type: ignore[assignment]
+    roles: list[Role] = Field(default=None, min_length=1, max_length=3)  # type: ignore[assignment]
+    supplies: Stock = None  # type: ignore[assignment]
+    clearance_flags: list[Code] = Field(default=None, max_length=50)  # type: ignore[assignment]
+    uses_pump: bool = None  # type: ignore[assignment]
+
+
+class ServicePublic(PublicModel):
+    id: int
+    code: str
+    name: str
+    infusion_minutes: int
+    roles: list[str]
+    supplies: dict[str, int]
+    clearance_flags: list[str]
+    uses_pump: bool
+
+
+# --------------------------------------------------------------------- patients
+
+
+class PatientCreate(InputModel):
+    full_name: Name
+    #: what the medic's sheet shows; default: first name and last initial ("Dana R.")
+    display_name: Name | None = None
+    phone: Phone
+    date_of_birth: Day
+    #: screening answers, e.g. {"kidney_disease": false}
+    screening: Screening = Field(default_factory=dict)
+
+
+class PatientUpdate(InputModel):
+    full_name: Name = None  # type: ignore[assignment]
+    display_name: Name = None  # type: ignore[assignment]
+    phone: Phone = None  # type: ignore[assignment]
+    date_of_birth: Day = None  # type: ignore[assignment]
+    screening: Screening = None  # type: ignore[assignment]
+
+
+class PatientPublic(PublicModel):
+    id: int
+    full_name: str
+    display_name: str
+    phone: str
+    date_of_birth: date
+    screening: dict[str, bool]
+
+
+# --------------------------------------------------------------------- bookings
+
+
+class BookingPatientIn(InputModel):
+    """One patient of a booking: ``patient_id`` of a known patient, or a new patient's fields."""
+
+    patient_id: Id | None = None
+    full_name: Name | None = None
+    display_name: Name | None = None
+    phone: Phone | None = None
+    date_of_birth: Day | None = None
+    screening: Screening | None = None
+    #: a service code from the catalogue
+    service: Code
+    first_visit: bool = False
+
+
+class BookingCreate(InputModel):
+    """A visit: a new ``place`` or a known ``place_id``, and one to twenty patients."""
+
+    service_date: Day
+    window_start: Moment
+    window_end: Moment
+    place: PlaceCreate | None = None
+    place_id: Id | None = None
+    patients: list[BookingPatientIn] = Field(min_length=1, max_length=20)
+    preferred_medic_id: Id | None = None
+    priority: Priority = 1
+
+    _ends_after_start = field_validator("window_end")(_after("window_start"))
+
+
+class BookingUpdate(InputModel):
+    """The fields to change; ``patients`` replaces the list (and sets the status again)."""
+
+    service_date: Day = None  # type: ignore[assignment]
+    window_start: Moment = None  # type: ignore[assignment]
+    window_end: Moment = None  # type: ignore[assignment]
+    place: PlaceCreate = None  # type: ignore[assignment]
+    place_id: Id = None  # type: ignore[assignment]
+    patients: list[BookingPatientIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[assignment]
+    preferred_medic_id: Id | None = None
+    priority: Priority = None  # type: ignore[assignment]
+
+    _ends_after_start = field_validator("window_end")(_after("window_start"))
+
+
+class BookingPatientPublic(PublicModel):
+    patient_id: int
+    service: str
+    first_visit: bool
+
+
+class BookingPublic(PublicModel):
+    id: int
+    service_date: date
+    window_start: datetime
+    window_end: datetime
+    place_id: int
+    #: requested, needs_clearance, cleared, planned, done or cancelled
+    status: BookingStatus
+    priority: int
+    preferred_medic_id: int | None
+    patients: list[BookingPatientPublic]
+
+
+# --------------------------------------------------------------------- plans
+
+
+class PlanQueuedPublic(PublicModel):
+    job_id: str
+    #: poll here (GET) until the status is no longer queued or running
+    status_url: str
+
+
+class PlanJobPublic(PublicModel):
+    job_id: str
+    service_date: date
+    status: PlanJobStatus
+    plan_version: int | None
+    #: why a job failed or was busy: a code, never patient data
+    detail: str
+
+
+class PlanVersionPublic(PublicModel):
+    version: int
+    #: draft, published, superseded or failed
+    status: PlanStatus
+    created_at: datetime
+    published_at: datetime | None
+    kpis: dict[str, int]
+
+
+class PlanStopPublic(PublicModel):
+    booking_id: int
+    part: int
+    arrival: datetime
+    start: datetime
+    end: datetime
+
+
+class PlanRoutePublic(PublicModel):
+    medic_id: int
+    departure: datetime
+    arrival_home: datetime
+    stops: list[PlanStopPublic]
+
+
+class PlanUnassignedPublic(PublicModel):
+    booking_id: int
+    part: int
+    reason: str
+    detail: str
+
+
+class PlanPublic(PublicModel):
+    version: int
+    kpis: dict[str, int]
+    #: solver figures: objective, runtime_s, strategy, searches
+    solver: dict[str, Any]
+    routes: list[PlanRoutePublic]
+    unassigned: list[PlanUnassignedPublic]

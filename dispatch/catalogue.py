@@ -14,12 +14,19 @@ A visit's duration is derived, never typed in:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
+from dispatch.audit import append_event
 from dispatch.models import PlaceKind, Role, Service
+from dispatch.validation import Conflict, NotFound
+
+log = logging.getLogger(__name__)
 
 ACCESS_MINUTES = {PlaceKind.HOME: 5, PlaceKind.OFFICE: 12, PlaceKind.HOTEL: 15}
 INTAKE_MINUTES = 10
@@ -67,6 +74,94 @@ def seed_services(session: Session) -> None:
                     uses_pump=pump,
                 )
             )
+
+
+def ensure_catalogue(session: Session) -> None:
+    """Seed the default catalogue if a default code is missing, in a transaction of its own.
+
+    Called before a request writes anything (a booking names services by code). Two first requests
+    at once may both seed: the unique code lets one win, and the other finds the catalogue there.
+    """
+    present = set(session.exec(select(Service.code)).all())
+    if all(entry[0] in present for entry in DEFAULT_SERVICES):
+        return
+    with Session(session.get_bind()) as seeding:
+        try:
+            seed_services(seeding)
+            seeding.flush()
+            append_event(seeding, actor_user_id=None, action="write", resource="service", outcome="seeded")
+            seeding.commit()
+        except IntegrityError:
+            seeding.rollback()
+            log.info("catalogue: seeded by a concurrent request")
+
+
+def list_services(session: Session) -> list[Service]:
+    return list(session.exec(select(Service).order_by(col(Service.id))).all())
+
+
+def get_service(session: Session, *, service_id: int) -> Service:
+    service = session.get(Service, service_id)
+    if service is None:
+        raise NotFound("service")
+    return service
+
+
+def services_by_code(session: Session) -> dict[str, Service]:
+    return {service.code: service for service in session.exec(select(Service)).all()}
+
+
+SERVICE_FIELDS = frozenset({"name", "infusion_minutes", "roles", "supplies", "clearance_flags", "uses_pump"})
+
+
+def create_service(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    infusion_minutes: int,
+    roles: Sequence[Role | str],
+    supplies: Mapping[str, int],
+    clearance_flags: Sequence[str],
+    uses_pump: bool,
+) -> Service:
+    """Add a service to the catalogue; a code already in it is a :class:`Conflict`."""
+    if session.exec(select(Service.id).where(Service.code == code)).first() is not None:
+        raise Conflict("a service with this code already exists")
+    service = Service(
+        code=code,
+        name=name,
+        infusion_minutes=infusion_minutes,
+        roles=[Role(role).value for role in roles],
+        supplies=dict(supplies),
+        clearance_flags=list(clearance_flags),
+        uses_pump=uses_pump,
+    )
+    session.add(service)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent request added the code first; the caller rolls back
+        raise Conflict("a service with this code already exists") from None
+    return service
+
+
+def update_service(session: Session, *, service_id: int, changes: Mapping[str, Any]) -> Service:
+    """Change the given fields of a service (its code stays: bookings name it)."""
+    service = get_service(session, service_id=service_id)
+    unknown = set(changes) - SERVICE_FIELDS
+    if unknown:
+        raise ValueError(f"not service fields: {sorted(unknown)}")
+    for name, value in changes.items():
+        if name == "roles":
+            value = [Role(role).value for role in value]
+        elif name == "supplies":
+            value = dict(value)
+        elif name == "clearance_flags":
+            value = list(value)
+        setattr(service, name, value)
+    session.add(service)
+    session.flush()
+    return service
 
 
 @dataclass(frozen=True)

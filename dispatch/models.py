@@ -84,6 +84,15 @@ class PlanStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class PlanJobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PUBLISHED = "published"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    BUSY = "busy"
+
+
 class Patient(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     full_name: str
@@ -242,6 +251,26 @@ class PlanLease(SQLModel, table=True):
     service_date: date = Field(primary_key=True)
     holder: str
     expires_at: datetime = utc_column()
+
+
+class PlanJob(SQLModel, table=True):
+    """A re-plan asked for through the API, run outside the request; any API worker answers its poll."""
+
+    __tablename__ = "plan_job"
+    #: random, so job ids cannot be guessed from one another
+    id: str = Field(primary_key=True, max_length=32)
+    service_date: date = Field(index=True)
+    status: PlanJobStatus = PlanJobStatus.QUEUED
+    #: the service day while queued or running, NULL once finished: unique, so one live job per day
+    live_date: date | None = Field(default=None, unique=True)
+    requested_by: int | None = None
+    plan_id: int | None = None
+    plan_version: int | None = None
+    #: an outcome code and ids only
+    detail: str = ""
+    created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    started_at: datetime | None = utc_column(nullable=True)
+    finished_at: datetime | None = utc_column(nullable=True)
 
 
 class GeocodeCache(SQLModel, table=True):

@@ -7,8 +7,13 @@ for them in logs and error bodies.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from time import monotonic
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from argon2 import PasswordHasher
@@ -21,7 +26,7 @@ from api import create_app
 from dispatch import accounts
 from dispatch.accounts import AccountRole, create_user
 from dispatch.audit import AuditEvent
-from dispatch.config import Settings
+from dispatch.config import GeocoderSettings, Settings
 from dispatch.db import session_scope
 from dispatch.models import Booking, BookingPatient, Patient, Place, Role
 from dispatch.planning import plan_day
@@ -142,3 +147,52 @@ def last_event(engine: Engine) -> AuditEvent:
         event = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
         assert event is not None
         return event
+
+
+# --------------------------------------------------------------------- the dispatcher's API
+
+
+class FakeGeocoder:
+    """A geocoder that answers from a dict (address -> point, None for no answer, or an exception to raise)."""
+
+    provider = "fake"
+
+    def __init__(self, answers: dict[str, tuple[float, float] | Exception | None] | None = None) -> None:
+        self.answers = answers or {}
+        self.bbox = GeocoderSettings().bbox
+        self.asked: list[str] = []
+
+    def lookup(self, query: str) -> tuple[float, float] | None:
+        self.asked.append(query)
+        answer = self.answers.get(query)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def future_day(days: int = 3) -> date:
+    """A service day ``days`` ahead of today in Denver, so no rule about past days applies."""
+    return datetime.now(ZoneInfo("America/Denver")).date() + timedelta(days=days)
+
+
+def local(day: date, hhmm: str) -> str:
+    """``hhmm`` on ``day`` in Denver, as ISO 8601 with its offset."""
+    hour, minute = map(int, hhmm.split(":"))
+    return datetime.combine(day, time(hour, minute), ZoneInfo("America/Denver")).isoformat()
+
+
+def dispatch_client(
+    engine: Engine, *, geocoder: FakeGeocoder | None = None, plan_solver: Any = solve_here
+) -> TestClient:
+    """A client of an app whose geocoder never leaves the process and whose re-plans solve in-process."""
+    return TestClient(create_app(API_FAST, engine, geocoder=geocoder or FakeGeocoder(), plan_solver=plan_solver))
+
+
+def wait_for_plan_jobs(timeout_s: float = 60.0) -> None:
+    """Join every re-plan thread still running, so a test ends with its database idle."""
+    from dispatch.plans import THREAD_PREFIX
+
+    deadline = monotonic() + timeout_s
+    for thread in threading.enumerate():
+        if thread.name.startswith(THREAD_PREFIX):
+            thread.join(max(0.0, deadline - monotonic()))

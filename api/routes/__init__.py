@@ -1,5 +1,31 @@
 """One router per resource."""
 
-from api.routes import auth, health, me, users
+from api.routes import (
+    auth,
+    bookings,
+    health,
+    me,
+    medics,
+    patients,
+    places,
+    plans,
+    route_sheets,
+    services,
+    shifts,
+    users,
+)
 
-__all__ = ["auth", "health", "me", "users"]
+__all__ = [
+    "auth",
+    "bookings",
+    "health",
+    "me",
+    "medics",
+    "patients",
+    "places",
+    "plans",
+    "route_sheets",
+    "services",
+    "shifts",
+    "users",
+]

@@ -1,0 +1,58 @@
+"""Any medic's route sheet, for dispatchers and admins: the same JSON sheet as ``/me/route-sheets/{day}``.
+
+A read is audited (the medic, the plan, the bookings and the patients, by id) and committed before
+the sheet is sent; a medic without a sheet that day is a plain 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from api.deps import DispatcherUser, PathId, RequireDispatcher, SessionDep, SettingsDep, audit
+from api.models import RouteSheetPublic
+from api.sheet_views import audit_ids, etag_matches, sheet_etag, sheet_public
+from dispatch.planning import published_plan
+from dispatch.sheets import route_sheets
+from dispatch.validation import NotFound
+
+router = APIRouter(prefix="/route-sheets", tags=["route sheets"], dependencies=[RequireDispatcher])
+
+
+@router.get(
+    "/{day}/{medic_id}",
+    response_model=RouteSheetPublic,
+    responses={404: {"description": "the medic has no route on this day's published plan"}},
+)
+def read_route_sheet(
+    day: date,
+    medic_id: PathId,
+    response: Response,
+    user: DispatcherUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> RouteSheetPublic | Response:
+    """``medic_id``'s route sheet of ``day``; times in the company's time zone."""
+    sheets = route_sheets(session, day, medic_id)
+    plan = published_plan(session, day)
+    if not sheets or plan is None:
+        raise NotFound("route sheet")
+    sheet = sheets[0]
+    etag = sheet_etag(sheet, "json", settings.zone)
+    fresh = not etag_matches(if_none_match, etag)
+    audit(
+        session,
+        user,
+        action="read",
+        resource="route_sheet",
+        resource_ids=audit_ids(sheet, plan.id),
+        outcome="ok" if fresh else "not_modified",
+    )
+    headers = {"Cache-Control": "no-store", "ETag": etag}
+    if not fresh:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    response.headers.update(headers)
+    return sheet_public(sheet, settings.zone)

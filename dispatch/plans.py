@@ -1,0 +1,189 @@
+"""Re-plans asked for through the API, and the published plans, for reading.
+
+A request to re-plan a day becomes a :class:`~dispatch.models.PlanJob` row and runs in a thread
+of its own (:func:`start_plan_job`); :func:`~dispatch.planning.plan_day` itself solves in a child
+process with a hard timeout, so the API stays responsive. The job's row is in the database, so
+any API worker can answer a poll. One job per day is live at a time: the row's ``live_date`` is
+unique while it is queued or running. A job left behind by a killed process is reclaimed once
+it is older than any re-plan can take (:func:`job_stale_after`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from dispatch.config import Settings
+from dispatch.db import session_scope
+from dispatch.models import (
+    Plan,
+    PlanJob,
+    PlanJobStatus,
+    PlanLease,
+    PlanRoute,
+    PlanStop,
+    PlanUnassigned,
+    now_utc,
+)
+from dispatch.planning import HARD_TIMEOUT_GRACE_S, Solver, plan_day, published_plan
+from dispatch.validation import Conflict, NotFound
+
+log = logging.getLogger(__name__)
+
+LIVE = frozenset({PlanJobStatus.QUEUED, PlanJobStatus.RUNNING})
+THREAD_PREFIX = "dripline-plan-job-"
+
+
+def job_stale_after(settings: Settings) -> timedelta:
+    """Longer than any re-plan can take: the solver's limit, the hard-timeout grace, and loading the day."""
+    return timedelta(seconds=settings.solver.time_limit_s + HARD_TIMEOUT_GRACE_S + 300)
+
+
+def enqueue_plan_job(
+    session: Session,
+    *,
+    day: date,
+    actor_user_id: int | None,
+    stale_after: timedelta,
+    now: datetime | None = None,
+) -> PlanJob:
+    """A queued job for ``day``; a :class:`Conflict` if one is queued or running, or the day's lease is held.
+
+    On a Conflict the session must be rolled back (the failed insert leaves it unusable).
+    """
+    now = now or now_utc()
+    reclaimed = session.exec(
+        update(PlanJob)
+        .where(col(PlanJob.live_date).is_not(None))
+        .where(col(PlanJob.created_at) < now - stale_after)
+        .values(
+            status=PlanJobStatus.FAILED,
+            detail="abandoned: the process running it stopped",
+            live_date=None,
+            finished_at=now,
+        )
+    )
+    if reclaimed.rowcount:
+        log.warning("plan jobs: reclaimed %s abandoned job(s)", reclaimed.rowcount)
+    held = session.exec(
+        select(PlanLease.service_date).where(PlanLease.service_date == day).where(col(PlanLease.expires_at) > now)
+    ).first()
+    if held is not None:
+        raise Conflict("a re-plan of this day is already running")
+    job = PlanJob(id=uuid.uuid4().hex, service_date=day, live_date=day, requested_by=actor_user_id, created_at=now)
+    session.add(job)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("a re-plan of this day is already queued or running") from None
+    return job
+
+
+def get_plan_job(session: Session, *, job_id: str) -> PlanJob:
+    job = session.get(PlanJob, job_id)
+    if job is None:
+        raise NotFound("plan job")
+    return job
+
+
+def run_plan_job(engine: Engine, *, job_id: str, settings: Settings, solver: Solver | None = None) -> PlanJob | None:
+    """Run a queued job to its end and record the outcome; never raises (it runs in a thread of its own)."""
+    try:
+        with session_scope(engine) as session:
+            job = session.get(PlanJob, job_id)
+            if job is None or job.status is not PlanJobStatus.QUEUED:
+                return job
+            job.status, job.started_at = PlanJobStatus.RUNNING, now_utc()
+            session.add(job)
+            day, actor = job.service_date, job.requested_by
+    except Exception as error:
+        log.error("plan job %s: could not start: %s", job_id, type(error).__name__)
+        return None
+    status, plan_id, version = PlanJobStatus.FAILED, None, None
+    try:
+        options = {"solver": solver} if solver is not None else {}
+        outcome = plan_day(engine, day, settings, actor_user_id=actor, **options)
+        status, plan_id, version = PlanJobStatus(outcome.status), outcome.plan_id, outcome.version
+        detail = outcome.detail
+    except Exception as error:
+        log.error("plan job %s failed: %s", job_id, type(error).__name__)
+        detail = f"internal_error: {type(error).__name__}"
+    try:
+        with session_scope(engine) as session:
+            session.exec(
+                update(PlanJob)
+                .where(col(PlanJob.id) == job_id)
+                .values(
+                    status=status,
+                    plan_id=plan_id,
+                    plan_version=version,
+                    detail=detail[:500],
+                    live_date=None,
+                    finished_at=now_utc(),
+                )
+            )
+            return session.get(PlanJob, job_id)
+    except Exception as error:  # the row stays live until it is reclaimed as abandoned
+        log.error("plan job %s: could not record the outcome: %s", job_id, type(error).__name__)
+        return None
+
+
+def start_plan_job(
+    engine: Engine, *, job_id: str, settings: Settings, solver: Solver | None = None
+) -> threading.Thread:
+    """Run the job in a daemon thread (the solve itself runs in a child process with a hard timeout)."""
+    thread = threading.Thread(
+        target=run_plan_job,
+        kwargs={"engine": engine, "job_id": job_id, "settings": settings, "solver": solver},
+        name=f"{THREAD_PREFIX}{job_id[:12]}",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+# --------------------------------------------------------------------- reading plans
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A published plan: its routes, each route's stops in order, and what was left unassigned."""
+
+    plan: Plan
+    routes: list[PlanRoute]
+    stops: dict[int, list[PlanStop]] = field(default_factory=dict)
+    unassigned: list[PlanUnassigned] = field(default_factory=list)
+
+
+def plan_versions(session: Session, *, day: date) -> list[Plan]:
+    """Every version of ``day``'s plan, oldest first: published, superseded, failed and drafts."""
+    return list(session.exec(select(Plan).where(Plan.service_date == day).order_by(col(Plan.version))))
+
+
+def published_plan_view(session: Session, *, day: date) -> PlanView:
+    plan = published_plan(session, day)
+    if plan is None or plan.id is None:
+        raise NotFound("plan")
+    routes = list(session.exec(select(PlanRoute).where(PlanRoute.plan_id == plan.id).order_by(col(PlanRoute.medic_id))))
+    stops: dict[int, list[PlanStop]] = defaultdict(list)
+    for stop in session.exec(
+        select(PlanStop).where(PlanStop.plan_id == plan.id).order_by(col(PlanStop.medic_id), col(PlanStop.sequence))
+    ):
+        stops[stop.medic_id].append(stop)
+    unassigned = list(
+        session.exec(
+            select(PlanUnassigned)
+            .where(PlanUnassigned.plan_id == plan.id)
+            .order_by(col(PlanUnassigned.booking_id), col(PlanUnassigned.part))
+        )
+    )
+    return PlanView(plan, routes, dict(stops), unassigned)
