@@ -15,7 +15,7 @@ import argparse
 import getpass
 import sys
 
-from sqlalchemy.exc import SQLAlchemyError
+from dispatch.cli import one_line_errors
 
 API_COMMANDS = frozenset({"serve", "users"})
 
@@ -108,16 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return dispatch_main(argv)
     args = _parser().parse_args(argv)
-    try:
-        return run_serve(args) if args.command == "serve" else run_users_add(args)
-    except ValueError as error:  # includes AccountError, which names the field
-        print(f"dripline: {error}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as error:
-        print(f"dripline: database error ({type(error).__name__}); check [database] url", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    # AccountError is a ValueError, so a bad account field is one line too
+    return one_line_errors(lambda: run_serve(args) if args.command == "serve" else run_users_add(args))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -170,9 +171,14 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    return one_line_errors(lambda: COMMANDS[args.command](args, Settings.load(args.config)))
+
+
+def one_line_errors(command: Callable[[], int]) -> int:
+    """Run a command; bad input or a database error becomes one line on stderr
+    and exit status 2, never a stack trace."""
     try:
-        settings = Settings.load(args.config)
-        return COMMANDS[args.command](args, settings)
+        return command()
     except ValueError as error:
         print(f"dripline: {error}", file=sys.stderr)
         return 2
