@@ -406,12 +406,8 @@ def _portfolio(c: Compiled, params: SolveParams, began: float) -> tuple[Found | 
     # A smaller lambda intensifies around the best plan, a larger one diversifies.
     restart_jobs = [SearchJob("AUTOMATIC", params.metaheuristic, lam * f) for f in (1.0, 0.5, 2.0, 0.25)]
     log = params.log_search and workers == 1
-    # fork: workers start in milliseconds and need no `__main__` guard in the
-    # caller. Dispatch calls solve() from a single-threaded child process.
     pool: Executor = (
-        _InProcess()
-        if workers == 1
-        else ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        _InProcess() if workers == 1 else ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context())
     )
     labels = [job.label for job in first_jobs]
     with pool:
@@ -439,6 +435,16 @@ def _portfolio(c: Compiled, params: SolveParams, began: float) -> tuple[Found | 
                 best = _better(best, future.result())
             labels.append(f"{workers} restart(s) from the best")
     return best, labels
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """fork: workers start in milliseconds and the caller needs no ``__main__``
+    guard, which spawn and forkserver would demand of every script. Forking a
+    process that runs other threads can copy a held lock into the child; the
+    workers only search and return a pickled result, and dispatch solves in a
+    single-threaded child process under a hard timeout, so a stuck worker
+    cannot hang a re-plan."""
+    return multiprocessing.get_context("fork")
 
 
 def _indices(found: Found) -> list[list[int]]:
