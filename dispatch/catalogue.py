@@ -58,11 +58,14 @@ DEFAULT_SERVICES: tuple[tuple[str, str, int, list[str], dict[str, int], list[str
 )
 
 
-def seed_services(session: Session) -> None:
-    """Add the default catalogue; services already present (by code) are kept as edited."""
+def seed_services(session: Session) -> int:
+    """Add the default catalogue; services already present (by code) are kept as
+    edited. Returns how many were added."""
     present = set(session.exec(select(Service.code)).all())
+    added = 0
     for code, name, minutes, roles, supplies, flags, pump in DEFAULT_SERVICES:
         if code not in present:
+            added += 1
             session.add(
                 Service(
                     code=code,
@@ -74,6 +77,7 @@ def seed_services(session: Session) -> None:
                     uses_pump=pump,
                 )
             )
+    return added
 
 
 def ensure_catalogue(session: Session) -> None:
@@ -87,7 +91,9 @@ def ensure_catalogue(session: Session) -> None:
         return
     with Session(session.get_bind()) as seeding:
         try:
-            seed_services(seeding)
+            # a concurrent request may have seeded between the check above and this read
+            if seed_services(seeding) == 0:
+                return
             seeding.flush()
             append_event(seeding, actor_user_id=None, action="write", resource="service", outcome="seeded")
             seeding.commit()
