@@ -12,7 +12,8 @@ find_bin() {
   command -v "$1" 2>/dev/null && return 0
   ls /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1
 }
-as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# from / : the postgres user may not be allowed into the caller's directory
+as_owner() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 pg_ctl=$(find_bin pg_ctl) || true
 initdb=$(find_bin initdb) || true
