@@ -288,11 +288,15 @@ class Problem:
     @property
     def origin(self) -> datetime:
         """Second zero of the solver's clock: the earliest moment in the problem."""
-        moments = [s.window.start for s in self.shifts]
-        moments += [w.start for v in self.visits for w in v.windows]
-        if not moments:
-            raise ValueError("Problem has no shifts and no visits, so it has no origin.")
-        return min(moments, key=utc)
+        cached = self.__dict__.get("_origin")
+        if cached is None:
+            moments = [s.window.start for s in self.shifts]
+            moments += [w.start for v in self.visits for w in v.windows]
+            if not moments:
+                raise ValueError("Problem has no shifts and no visits, so it has no origin.")
+            # computed once: the solver asks for it for every visit-shift pair
+            cached = self.__dict__["_origin"] = min(moments, key=utc)
+        return cached
 
     def location_index(self, location: Location) -> int:
         return self._index[location]

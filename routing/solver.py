@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import time
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from routing.explain import explain, servable_by
-from routing.model import Problem, Visit, seconds_between, utc
+from routing.model import Problem, Shift, Visit, seconds_between, utc
 from routing.params import SolveParams
 from routing.result import Kpis, PlacedBreak, Result, Route, Stop
 
@@ -48,8 +49,10 @@ class Compiled:
     starts: list[int]
     ends: list[int]
     transit: list[list[int]]  # service of i + drive i->j + setup of j
-    arc_costs: list[list[list[int]]]  # per cost class: drive i->j (+ preference cost)
-    cost_class_of_vehicle: list[int]
+    arc_costs: list[list[int]]  # drive i->j, the same for every medic
+    #: per class of medic, the cost of serving each node (a visit that prefers someone else)
+    preference_costs: list[list[int]]
+    preference_class_of_vehicle: list[int]
     service: list[int]
     windows: list[list[tuple[int, int]]]
     allowed: list[list[int]]
@@ -107,8 +110,7 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
     # Setup is paid on arriving from somewhere else, so a group at one address sets up once.
     moved = where[:, None] != where[None, :]
     transit = np.asarray(service)[:, None] + drive + moved * np.asarray(setup)[None, :]
-    base_costs = drive.tolist()
-    arc_costs, cost_class_of_vehicle = _arc_cost_classes(shifts, visits, base_costs, params.preference_cost)
+    preference_costs, preference_class_of_vehicle = _preference_classes(shifts, visits, params.preference_cost)
     horizon = max(seconds_between(origin, s.latest_end) for s in shifts)
     windows = []
     for maybe in visits:
@@ -135,8 +137,9 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
         starts=[depot_locations[problem.location_index(s.start_location)] for s in shifts],
         ends=[depot_locations[problem.location_index(s.end_location)] for s in shifts],
         transit=transit.tolist(),
-        arc_costs=arc_costs,
-        cost_class_of_vehicle=cost_class_of_vehicle,
+        arc_costs=drive.tolist(),
+        preference_costs=preference_costs,
+        preference_class_of_vehicle=preference_class_of_vehicle,
         service=service,
         windows=windows,
         allowed=allowed,
@@ -164,32 +167,27 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
     )
 
 
-def _arc_cost_classes(shifts, visits, base_costs, preference_cost):  # type: ignore[no-untyped-def]
-    """One cost matrix per distinct set of 'visits this medic is not preferred
-    for': a medic nobody prefers shares the plain driving matrix."""
+def _preference_classes(
+    shifts: Sequence[Shift], visits: Sequence[Visit | None], preference_cost: int
+) -> tuple[list[list[int]], list[int]]:
+    """Per class of medic, a node vector: ``preference_cost`` on each visit that
+    prefers someone else. Medics who share the same set share one vector; a
+    vector per class costs O(n), where a cost matrix per class cost O(n^2)."""
     classes: dict[frozenset[int], int] = {}
-    matrices: list[list[list[int]]] = []
+    vectors: list[list[int]] = []
     class_of_vehicle = []
     for shift in shifts:
         unpreferred = frozenset(
             node
             for node, visit in enumerate(visits)
-            if visit is not None and visit.preferred_medics and shift.medic_id not in visit.preferred_medics
-        )
-        if preference_cost == 0:
-            unpreferred = frozenset()
+            if preference_cost and visit is not None and visit.preferred_medics
+            and shift.medic_id not in visit.preferred_medics
+        )  # fmt: skip
         if unpreferred not in classes:
-            classes[unpreferred] = len(matrices)
-            if unpreferred:
-                matrix = [row[:] for row in base_costs]
-                for row in matrix:
-                    for node in unpreferred:
-                        row[node] += preference_cost
-                matrices.append(matrix)
-            else:
-                matrices.append(base_costs)
+            classes[unpreferred] = len(vectors)
+            vectors.append([preference_cost if node in unpreferred else 0 for node in range(len(visits))])
         class_of_vehicle.append(classes[unpreferred])
-    return matrices, class_of_vehicle
+    return vectors, class_of_vehicle
 
 
 class _Model:
@@ -202,9 +200,15 @@ class _Model:
         self.routing = pywrapcp.RoutingModel(self.manager)
         routing, manager = self.routing, self.manager
 
-        cost_callbacks = [routing.RegisterTransitMatrix(matrix) for matrix in c.arc_costs]
-        for vehicle, cost_class in enumerate(c.cost_class_of_vehicle):
-            routing.SetArcCostEvaluatorOfVehicle(cost_callbacks[cost_class], vehicle)
+        routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(c.arc_costs))
+        if any(any(vector) for vector in c.preference_costs):
+            # Each medic sums the preference costs of the visits it serves in a
+            # dimension of its own kind; the span of that sum is the cost.
+            vectors = [routing.RegisterUnaryTransitVector(vector) for vector in c.preference_costs]
+            per_vehicle = [vectors[k] for k in c.preference_class_of_vehicle]
+            most = sum(max(vector) for vector in c.preference_costs) * len(c.node_location) + 1
+            routing.AddDimensionWithVehicleTransits(per_vehicle, 0, most, True, "preference")
+            routing.GetDimensionOrDie("preference").SetSpanCostCoefficientForAllVehicles(1)
 
         transit = routing.RegisterTransitMatrix(c.transit)
         routing.AddDimension(transit, c.horizon, c.horizon, False, "time")
