@@ -21,7 +21,8 @@ Prints requests/s and the p50, p95, p99 and max latency of the sheet reads (all,
 during and after the re-plan); errors by kind (a 404 to a medic with no route on the plan is not an
 error: there is no sheet to read); the plan versions the sheets came from; whether the re-plan
 published; and the CPU seconds of this process (the load generator) and of the server, which share
-the machine's cores. The first read of each client (opening the connection) is not counted.
+the machine's cores. The first read of each client opens its connection: its errors count, its
+latency does not. With ``--think-ms`` the clients start at random moments within one think time.
 Target: p95 <= 100 ms and no errors.
 
 The solver settings are the bench's, not production's: ``--solver-seconds`` (150 by default) with
@@ -358,6 +359,8 @@ class Sample:
     status: int  # 0: no answer (an exception)
     version: int | None
     error: str = ""
+    #: the client's first read, which also opens its connection: its errors count, its latency does not
+    warmup: bool = False
 
 
 @dataclass
@@ -387,6 +390,8 @@ class Report:
     p99_ms: float
     max_ms: float
     no_sheet_404s: int
+    #: every answer (warm-ups included), by HTTP status or exception class
+    responses: dict[str, int]
     errors: int
     errors_by_kind: dict[str, int]
     versions_seen: dict[str, int]
@@ -470,14 +475,18 @@ async def reader(
     args: argparse.Namespace,
     samples: list[Sample],
 ) -> None:
-    """One phone: its own connection, reading its own sheet until ``stop_at`` (at most --max-requests times)."""
+    """One phone: its own connection, reading its own sheet until ``stop_at`` (at most --max-requests times).
+
+    With --think-ms the phones start at random moments within one think time, as phones do.
+    """
+    think_s = args.think_ms / 1000
+    if think_s:
+        await asyncio.sleep(random.uniform(0, think_s))
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30, limits=limits) as client:
-        with contextlib.suppress(httpx.HTTPError):
-            await client.get(path)  # warm-up: opens the connection; not counted
-        for _ in range(args.max_requests):
+        for number in range(args.max_requests + 1):
             sent = time.perf_counter()
-            if sent >= stop_at:
+            if number and sent >= stop_at:
                 break
             status, version, error = 0, None, ""
             try:
@@ -487,9 +496,10 @@ async def reader(
                     version = response.json().get("plan_version")
             except httpx.HTTPError as failure:
                 error = type(failure).__name__
-            samples.append(Sample(medic_id, sent - began, time.perf_counter() - sent, status, version, error))
-            if args.think_ms:
-                await asyncio.sleep(args.think_ms / 1000)
+            latency = time.perf_counter() - sent
+            samples.append(Sample(medic_id, sent - began, latency, status, version, error, warmup=number == 0))
+            if think_s:
+                await asyncio.sleep(think_s)
 
 
 async def replan_during_load(
@@ -584,7 +594,7 @@ async def run(
 
     # A 404 is right for a medic with no route on the plan in force; anything else but a 200 is an error.
     without_sheet = {m for m in chosen if m not in routed_before or m not in routed_after}
-    reads = [s for s in samples if s.status == 200]
+    reads = [s for s in samples if s.status == 200 and not s.warmup]
     no_sheet = [s for s in samples if s.status == 404 and s.medic_id in without_sheet]
     errors = Counter(
         s.error or f"HTTP {s.status}"
@@ -619,6 +629,7 @@ async def run(
         p99_ms=overall["p99_ms"],
         max_ms=overall["max_ms"],
         no_sheet_404s=len(no_sheet),
+        responses=dict(sorted(Counter(s.error or str(s.status) for s in samples).items())),
         errors=error_total,
         errors_by_kind=dict(errors),
         versions_seen={f"v{v}": n for v, n in sorted(Counter(s.version for s in reads if s.version).items())},
@@ -641,6 +652,7 @@ def print_report(report: Report) -> None:
         f"latency ms: p50 {report.p50_ms:.1f}  p95 {report.p95_ms:.1f}  p99 {report.p99_ms:.1f}  "
         f"max {report.max_ms:.1f}"
     )
+    print(f"all answers, warm-ups included: {report.responses}")
     kinds = ", ".join(f"{k}: {n}" for k, n in sorted(report.errors_by_kind.items())) or "none"
     print(f"errors: {report.errors} ({kinds})")
     if report.clients_without_sheet:
