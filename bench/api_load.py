@@ -1,7 +1,7 @@
 """Route-sheet reads under load, through a re-plan: the real ``dripline serve`` on loopback.
 
     python -m bench.api_load [--medics 200] [--bookings-per-medic 3] [--clients 200] [--duration 20]
-                             [--max-requests 5000] [--think-ms 0] [--replan-after 3] [--solver-seconds 150]
+                             [--max-requests 5000] [--think-ms 0] [--replan-after 3] [--solver-seconds 60]
                              [--db URL] [--json out.json]
 
 It seeds a day directly through the dispatch layer: the catalogue, ``--medics`` medics around
@@ -25,11 +25,11 @@ the machine's cores. The first read of each client opens its connection: its err
 latency does not. With ``--think-ms`` the clients start at random moments within one think time.
 Target: p95 <= 100 ms and no errors.
 
-The solver settings are the bench's, not production's: ``--solver-seconds`` (150 by default) with
-``restart_share = 0`` and one worker. A 200-medic day needs that long today: building the solver's
-model takes over a minute at that size (``routing.explain.servable_by`` recomputes
-``Problem.origin`` for every visit and medic pair), and the first-solution heuristic needs about
-half a minute more; with less time the solve ends without a plan.
+The solver settings are the bench's, not production's: ``--solver-seconds`` (60 by default) with
+``restart_share = 0`` and one worker. A 200-medic day needs that: its first-solution heuristic takes
+20 to 30 s on a small machine, and a solve cut off before it ends comes back with no routes at all
+(every visit dropped), which would publish an empty plan. The bench stops if the first plan has no
+routes.
 
 Only loopback addresses are used. The server, and anything it started, is stopped at the end.
 ``--db`` takes an empty database (its schema is migrated); by default a temporary SQLite file.
@@ -693,7 +693,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause between a client's reads")
     parser.add_argument("--replan-after", type=float, default=3.0, help="seconds into the load")
     parser.add_argument(
-        "--solver-seconds", type=float, default=150.0, help="the server's [solver] time_limit_s (see the docstring)"
+        "--solver-seconds", type=float, default=60.0, help="the server's [solver] time_limit_s (see the docstring)"
     )
     parser.add_argument("--solver-workers", type=int, default=1, help="the server's [solver] workers")
     parser.add_argument("--db", help="an empty database URL (default: a temporary SQLite file)")
