@@ -23,7 +23,7 @@ from dispatch.db import session_scope
 from dispatch.models import Booking, BookingStatus, Plan, PlanLease, PlanStatus, PlanStop, PlanUnassigned, Role, now_utc
 from dispatch.planning import PlanningFailure, plan_day, solve_in_child
 from dispatch.sheets import route_sheets
-from routing import Problem, Result, SolveParams, solve
+from routing import Problem, Result, SolveParams, explain, solve
 from tests import factory
 from tests.factory import DAY
 
@@ -141,6 +141,11 @@ def _tampering_solver(problem: Problem, params: SolveParams, timeout: float) -> 
     return replace(result, routes=(replace(route, stops=(moved, *route.stops[1:])), *result.routes[1:]))
 
 
+def _empty_solver(problem: Problem, params: SolveParams, timeout: float) -> Result:
+    """A search cut off before its first plan: every visit left out, as OR-Tools can return."""
+    return Result((), explain(problem, [v.id for v in problem.visits]), 0, 0.0)
+
+
 def _timing_out_solver(problem: Problem, params: SolveParams, timeout: float) -> Result:
     """A real solve in a real child process, killed after half a second."""
     return solve_in_child(problem, replace(params, time_limit_s=30.0), 0.5)
@@ -160,10 +165,11 @@ def _fail_at(stage: str):  # type: ignore[no-untyped-def]
         (_raising_solver, None, "solver_error"),
         (_timing_out_solver, None, "solver_timeout"),
         (_tampering_solver, None, "checker_rejected"),
+        (_empty_solver, None, "no_plan_found"),
         (None, _fail_at("draft"), "database_error"),
         (None, _fail_at("publish"), "database_error"),
     ],
-    ids=["solver_exception", "timeout", "checker_rejects", "db_error_at_draft", "db_error_at_publish"],
+    ids=["solver_exception", "timeout", "checker_rejects", "empty_plan", "db_error_at_draft", "db_error_at_publish"],
 )
 def test_plan_day_failure_leaves_the_published_sheets_byte_for_byte(engine: Engine, solver, fault, code) -> None:  # type: ignore[no-untyped-def]
     """Each injected failure records a failed version and leaves every published sheet as it was."""
