@@ -5,40 +5,60 @@
 expired or revoked token is a 401. ``CurrentMedic`` is a medic's account (others:
 403). ``RequireDispatcher`` and ``RequireAdmin`` go on routers as
 ``dependencies=[...]``; each 403 they answer is audited as a denial.
+
+Only the token lookup and the route itself touch the database, so a request takes two trips
+through the thread pool; the other dependencies are ``async`` and do no I/O (a role check writes
+its denial from a worker thread). The token lookup ends its transaction at once: a request
+waiting for its next thread holds no pooled connection, so a burst of requests cannot take every
+connection and leave the running threads waiting for one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from dispatch.accounts import AccountRole, User, resolve_token
 from dispatch.audit import ResourceId, append_event
+from dispatch.audit_writer import AuditWriter
 from dispatch.config import Settings
 from dispatch.validation import Policy
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    """A session for the request; it connects on its first statement, in the route's worker thread."""
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():  # a rollback is I/O: keep it off the event loop
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
-def get_policy(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Policy:
+async def get_audit_writer(request: Request) -> AuditWriter:
+    writer: AuditWriter = request.app.state.audit_writer
+    return writer
+
+
+async def get_policy(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Policy:
     """What a write is checked against: today in the company's zone, the service area, the geocoder."""
     return Policy.now(settings.zone, settings.geocoder.bbox, request.app.state.geocoder)
 
@@ -47,6 +67,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
+AuditWriterDep = Annotated[AuditWriter, Depends(get_audit_writer)]
 
 #: a row id in a path: a 32-bit integer, like the columns it is looked up in
 PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -65,6 +86,7 @@ UNAUTHENTICATED = HTTPException(
 def get_current_user(session: SessionDep, token: TokenDep) -> User:
     """The account behind the Bearer token; 401 when it is missing, unknown, expired or revoked."""
     user = resolve_token(session, token) if token else None
+    session.commit()  # a read: ending it hands the connection back to the pool (see the module docstring)
     if user is None:
         raise UNAUTHENTICATED
     return user
@@ -111,12 +133,12 @@ def audit(
     session.commit()
 
 
-def require_roles(*roles: AccountRole) -> Callable[..., User]:
+def require_roles(*roles: AccountRole) -> Callable[..., Awaitable[User]]:
     """A dependency that lets only ``roles`` through; anyone else gets an audited 403."""
 
-    def check_role(request: Request, session: SessionDep, user: CurrentUser) -> User:
+    async def check_role(request: Request, session: SessionDep, user: CurrentUser) -> User:
         if user.role not in roles:
-            audit_denial(session, user, request)
+            await run_in_threadpool(audit_denial, session, user, request)
             raise HTTPException(status.HTTP_403_FORBIDDEN, "not enough permissions")
         return user
 
@@ -124,10 +146,10 @@ def require_roles(*roles: AccountRole) -> Callable[..., User]:
     return check_role
 
 
-def get_current_medic(request: Request, session: SessionDep, user: CurrentUser) -> User:
+async def get_current_medic(request: Request, session: SessionDep, user: CurrentUser) -> User:
     """A medic's account, linked to a medic; anyone else gets an audited 403."""
     if user.role is not AccountRole.MEDIC or user.medic_id is None:
-        audit_denial(session, user, request)
+        await run_in_threadpool(audit_denial, session, user, request)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not enough permissions")
     return user
 

@@ -37,6 +37,7 @@ from api.routes import (
     shifts,
     users,
 )
+from dispatch.audit_writer import AuditWriter
 from dispatch.config import Settings
 from dispatch.db import make_engine
 from dispatch.geocode import Geocoder, make_geocoder
@@ -67,6 +68,7 @@ def create_app(
     app.state.engine = engine if engine is not None else make_engine(settings.database.url)
     app.state.geocoder = geocoder if geocoder is not None else make_geocoder(settings.geocoder)
     app.state.plan_solver = plan_solver
+    app.state.audit_writer = AuditWriter(app.state.engine)
     app.add_exception_handler(RequestValidationError, request_validation_handler)
     app.add_exception_handler(InvalidInput, invalid_input_handler)
     app.add_exception_handler(NotFound, not_found_handler)

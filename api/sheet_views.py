@@ -63,13 +63,13 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
 
 
-def audit_ids(sheet: RouteSheet, plan_id: int | None) -> list[int | str]:
+def audit_ids(sheet: RouteSheet) -> list[int | str]:
     """What a read of ``sheet`` disclosed, as ids: the medic, the plan, the bookings and the patients."""
     bookings = sorted({stop.booking_id for stop in sheet.stops})
     patients = sorted({p.patient_id for stop in sheet.stops for p in stop.patients})
     return [
         f"medic:{sheet.medic_id}",
-        f"plan:{plan_id}",
+        f"plan:{sheet.plan_id}",
         f"date:{sheet.day.isoformat()}",
         *(f"booking:{b}" for b in bookings),
         *(f"patient:{p}" for p in patients),

@@ -18,6 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: connections kept open, and opened on demand beyond them (closed when handed back)
+POOL = {"pool_size": 10, "max_overflow": 30}
+POOL_CONNECTIONS = POOL["pool_size"] + POOL["max_overflow"]
 
 
 def make_engine(url: str) -> Engine:
@@ -25,9 +28,15 @@ def make_engine(url: str) -> Engine:
 
     ``hide_parameters``: a database error's text (and SQL logging) leaves out the bound values, which can
     be a patient's name or address.
+
+    The pool holds up to :data:`POOL_CONNECTIONS`: one for each thread of the API's worker pool
+    (AnyIO's default is 40), so a thread running a request never waits for a connection.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        pool = {} if ":memory:" in url else POOL
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
@@ -38,7 +47,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **POOL)
 
 
 def alembic_config(url: str) -> Config:

@@ -47,8 +47,10 @@ class SheetStop:
 @dataclass(frozen=True)
 class RouteSheet:
     day: date
+    plan_id: int
     plan_version: int
     content_hash: str
+    published_at: datetime
     medic_id: int
     medic_name: str
     departure: datetime
@@ -59,42 +61,62 @@ class RouteSheet:
 
 
 def route_sheets(session: Session, day: date, medic_id: int | None = None) -> list[RouteSheet]:
-    """The published sheets of ``day`` (only ``medic_id``'s when given), by medic id."""
+    """The published sheets of ``day`` (only ``medic_id``'s when given), by medic id.
+
+    Four statements however many stops: the plan, the routes, the stops with their bookings and
+    places, and the patients with their services. Medics read their sheets all day long, so this
+    selects columns rather than whole rows.
+    """
     plan = published_plan(session, day)
     if plan is None or plan.id is None:
         return []
-    query = select(PlanRoute).where(PlanRoute.plan_id == plan.id)
+    route_query = (
+        select(PlanRoute, Medic.name)
+        .join(Medic, col(Medic.id) == col(PlanRoute.medic_id))
+        .where(PlanRoute.plan_id == plan.id)
+    )
+    stop_query = (
+        select(
+            PlanStop.medic_id,
+            PlanStop.sequence,
+            PlanStop.booking_id,
+            PlanStop.part,
+            PlanStop.arrival,
+            PlanStop.start,
+            PlanStop.end,
+            PlanStop.patient_ids,
+            Booking.window_start,
+            Booking.window_end,
+            Place.kind,
+            Place.address,
+            Place.access_notes,
+            Place.lat,
+            Place.lon,
+        )
+        .join(Booking, col(Booking.id) == col(PlanStop.booking_id))
+        .join(Place, col(Place.id) == col(Booking.place_id))
+        .where(PlanStop.plan_id == plan.id)
+    )
     if medic_id is not None:
-        query = query.where(PlanRoute.medic_id == medic_id)
-    routes = session.exec(query.order_by(col(PlanRoute.medic_id))).all()
+        route_query = route_query.where(PlanRoute.medic_id == medic_id)
+        stop_query = stop_query.where(PlanStop.medic_id == medic_id)
+    routes = session.exec(route_query.order_by(col(PlanRoute.medic_id))).all()
     if not routes:
         return []
-    medic_ids = [r.medic_id for r in routes]
-    stops = session.exec(
-        select(PlanStop)
-        .where(PlanStop.plan_id == plan.id)
-        .where(col(PlanStop.medic_id).in_(medic_ids))
-        .order_by(col(PlanStop.medic_id), col(PlanStop.sequence))
-    ).all()
-    booking_ids = sorted({s.booking_id for s in stops})
-    bookings = {b.id: b for b in session.exec(select(Booking).where(col(Booking.id).in_(booking_ids))).all()}
-    places = {
-        p.id: p for p in session.exec(select(Place).where(col(Place.id).in_([b.place_id for b in bookings.values()])))
-    }
-    lines = session.exec(select(BookingPatient).where(col(BookingPatient.booking_id).in_(booking_ids))).all()
-    patients = {
-        p.id: p for p in session.exec(select(Patient).where(col(Patient.id).in_([ln.patient_id for ln in lines])))
-    }
-    services = {s.id: s for s in session.exec(select(Service)).all()}
-    service_of: dict[tuple[int, int], str] = {
-        (ln.booking_id, ln.patient_id): services[ln.service_id].name for ln in lines
-    }
-    medics = {m.id: m for m in session.exec(select(Medic).where(col(Medic.id).in_(medic_ids))).all()}
+    stops = session.exec(stop_query.order_by(col(PlanStop.medic_id), col(PlanStop.sequence))).all()
+    booking_ids = sorted({stop.booking_id for stop in stops})
+    people: dict[tuple[int, int], SheetPatient] = {}
+    if booking_ids:
+        for booking_id, patient_id, display_name, phone, service in session.exec(
+            select(BookingPatient.booking_id, Patient.id, Patient.display_name, Patient.phone, Service.name)
+            .join(Patient, col(Patient.id) == col(BookingPatient.patient_id))
+            .join(Service, col(Service.id) == col(BookingPatient.service_id))
+            .where(col(BookingPatient.booking_id).in_(booking_ids))
+        ):
+            people[(booking_id, patient_id)] = SheetPatient(patient_id, display_name, phone, service)
 
     by_medic: dict[int, list[SheetStop]] = defaultdict(list)
     for stop in stops:
-        booking = bookings[stop.booking_id]
-        place = places[booking.place_id]
         by_medic[stop.medic_id].append(
             SheetStop(
                 sequence=stop.sequence,
@@ -103,33 +125,30 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
                 arrival=stop.arrival,
                 start=stop.start,
                 end=stop.end,
-                window_start=booking.window_start,
-                window_end=booking.window_end,
-                place_kind=place.kind.value,
-                address=place.address,
-                access_notes=place.access_notes,
-                lat=place.lat or 0.0,
-                lon=place.lon or 0.0,
-                patients=tuple(
-                    SheetPatient(
-                        pid, patients[pid].display_name, patients[pid].phone, service_of[(booking.id or 0, pid)]
-                    )
-                    for pid in stop.patient_ids
-                ),
+                window_start=stop.window_start,
+                window_end=stop.window_end,
+                place_kind=stop.kind.value,
+                address=stop.address,
+                access_notes=stop.access_notes,
+                lat=stop.lat or 0.0,
+                lon=stop.lon or 0.0,
+                patients=tuple(people[(stop.booking_id, pid)] for pid in stop.patient_ids),
             )
         )
     return [
         RouteSheet(
             day=day,
+            plan_id=plan.id,
             plan_version=plan.version,
             content_hash=plan.content_hash or "",
+            published_at=plan.published_at or plan.created_at,
             medic_id=route.medic_id,
-            medic_name=medics[route.medic_id].name,
+            medic_name=medic_name,
             departure=route.departure,
             arrival_home=route.arrival_home,
             breaks=tuple((start, end) for start, end in route.breaks),
             stock=dict(route.stock),
             stops=tuple(by_medic[route.medic_id]),
         )
-        for route in routes
+        for route, medic_name in routes
     ]

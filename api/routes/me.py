@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from api.deps import CurrentMedic, SessionDep, SettingsDep, audit_denial
+from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, audit_denial
 from api.models import RouteSheetPublic
 from api.sheet_views import (
     PAGE_CSP,
@@ -30,8 +30,8 @@ from api.sheet_views import (
     sheet_public,
 )
 from dispatch.accounts import User
-from dispatch.audit import append_event
-from dispatch.models import Plan
+from dispatch.audit import AuditEntry
+from dispatch.audit_writer import AuditWriter
 from dispatch.sheets import RouteSheet, route_sheets
 
 router = APIRouter(prefix="/me", tags=["me"])
@@ -45,17 +45,12 @@ def _no_store(headers: dict[str, str] | None = None) -> dict[str, str]:
     return {"Cache-Control": "no-store", **(headers or {})}
 
 
-def _own_sheet(request: Request, session: Session, medic: User, day: date) -> tuple[RouteSheet, Plan]:
+def _own_sheet(request: Request, session: Session, medic: User, day: date) -> RouteSheet:
     """The caller's published sheet of ``day``, or an audited 404."""
     if medic.medic_id is None:  # CurrentMedic rules it out; None would mean every medic's sheets
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not enough permissions")
     sheets = route_sheets(session, day, medic.medic_id)
-    plan = (
-        session.exec(select(Plan).where(Plan.service_date == day).where(Plan.version == sheets[0].plan_version)).first()
-        if sheets
-        else None
-    )
-    if not sheets or plan is None:
+    if not sheets:
         audit_denial(
             session,
             medic,
@@ -65,32 +60,28 @@ def _own_sheet(request: Request, session: Session, medic: User, day: date) -> tu
             outcome="not_found",
         )
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no route sheet", headers=_no_store())
-    return sheets[0], plan
-
-
-def _audit_read(session: Session, medic: User, sheet: RouteSheet, plan: Plan, fresh: bool) -> None:
-    append_event(
-        session,
-        actor_user_id=medic.id,
-        action="read",
-        resource="route_sheet",
-        resource_ids=audit_ids(sheet, plan.id),
-        outcome="ok" if fresh else "not_modified",
-    )
-    session.commit()
+    session.commit()  # the reads are done: release the connection before waiting on the audit writer
+    return sheets[0]
 
 
 def _serve(
-    request: Request, session: Session, medic: User, day: date, fmt: str, if_none_match: str | None, zone: ZoneInfo
-) -> tuple[RouteSheet, Plan, str] | Response:
+    request: Request,
+    session: Session,
+    writer: AuditWriter,
+    medic: User,
+    day: date,
+    fmt: str,
+    if_none_match: str | None,
+    zone: ZoneInfo,
+) -> tuple[RouteSheet, str] | Response:
     """Load, audit, and answer 304 when the client already has this sheet in this format."""
-    sheet, plan = _own_sheet(request, session, medic, day)
+    sheet = _own_sheet(request, session, medic, day)
     etag = sheet_etag(sheet, fmt, zone)
     fresh = not etag_matches(if_none_match, etag)
-    _audit_read(session, medic, sheet, plan, fresh)
+    writer.record(AuditEntry(medic.id, "read", "route_sheet", audit_ids(sheet), "ok" if fresh else "not_modified"))
     if not fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_no_store({"ETag": etag}))
-    return sheet, plan, etag
+    return sheet, etag
 
 
 @router.get("/route-sheets/{day}", response_model=RouteSheetPublic, responses=NOT_FOUND)
@@ -100,14 +91,15 @@ def get_route_sheet(
     response: Response,
     medic: CurrentMedic,
     session: SessionDep,
+    writer: AuditWriterDep,
     settings: SettingsDep,
     if_none_match: IfNoneMatch = None,
 ) -> RouteSheetPublic | Response:
     """Your route sheet of ``day`` (YYYY-MM-DD), as JSON; times in the company's time zone."""
-    served = _serve(request, session, medic, day, "json", if_none_match, settings.zone)
+    served = _serve(request, session, writer, medic, day, "json", if_none_match, settings.zone)
     if isinstance(served, Response):
         return served
-    sheet, _plan, etag = served
+    sheet, etag = served
     response.headers.update(_no_store({"ETag": etag}))
     return sheet_public(sheet, settings.zone)
 
@@ -118,14 +110,15 @@ def get_route_sheet_page(
     request: Request,
     medic: CurrentMedic,
     session: SessionDep,
+    writer: AuditWriterDep,
     settings: SettingsDep,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Your route sheet of ``day`` as a phone-sized page: tap to navigate, tap to call."""
-    served = _serve(request, session, medic, day, "html", if_none_match, settings.zone)
+    served = _serve(request, session, writer, medic, day, "html", if_none_match, settings.zone)
     if isinstance(served, Response):
         return served
-    sheet, _plan, etag = served
+    sheet, etag = served
     return templates.TemplateResponse(
         request,
         "route_sheet.html",
@@ -144,16 +137,16 @@ def get_route_sheet_calendar(
     request: Request,
     medic: CurrentMedic,
     session: SessionDep,
+    writer: AuditWriterDep,
     settings: SettingsDep,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Your route sheet of ``day`` as iCalendar: one event per stop."""
-    served = _serve(request, session, medic, day, "ics", if_none_match, settings.zone)
+    served = _serve(request, session, writer, medic, day, "ics", if_none_match, settings.zone)
     if isinstance(served, Response):
         return served
-    sheet, plan, etag = served
-    stamp = plan.published_at or plan.created_at
+    sheet, etag = served
     page_url = str(request.url_for("get_route_sheet_page", day=day.isoformat()))
-    body = sheet_calendar(sheet, settings.zone, stamp, page_url)
+    body = sheet_calendar(sheet, settings.zone, sheet.published_at, page_url)
     headers = _no_store({"ETag": etag, "Content-Disposition": f'attachment; filename="route-{day.isoformat()}.ics"'})
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 
-from api.deps import DispatcherUser, PathId, RequireDispatcher, SessionDep, SettingsDep, audit
+from api.deps import AuditWriterDep, DispatcherUser, PathId, RequireDispatcher, SessionDep, SettingsDep
 from api.models import RouteSheetPublic
 from api.sheet_views import audit_ids, etag_matches, sheet_etag, sheet_public
-from dispatch.planning import published_plan
+from dispatch.audit import AuditEntry
 from dispatch.sheets import route_sheets
 from dispatch.validation import NotFound
 
@@ -32,25 +32,19 @@ def read_route_sheet(
     response: Response,
     user: DispatcherUser,
     session: SessionDep,
+    writer: AuditWriterDep,
     settings: SettingsDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> RouteSheetPublic | Response:
     """``medic_id``'s route sheet of ``day``; times in the company's time zone."""
     sheets = route_sheets(session, day, medic_id)
-    plan = published_plan(session, day)
-    if not sheets or plan is None:
+    if not sheets:
         raise NotFound("route sheet")
+    session.commit()  # the reads are done: release the connection before waiting on the audit writer
     sheet = sheets[0]
     etag = sheet_etag(sheet, "json", settings.zone)
     fresh = not etag_matches(if_none_match, etag)
-    audit(
-        session,
-        user,
-        action="read",
-        resource="route_sheet",
-        resource_ids=audit_ids(sheet, plan.id),
-        outcome="ok" if fresh else "not_modified",
-    )
+    writer.record(AuditEntry(user.id, "read", "route_sheet", audit_ids(sheet), "ok" if fresh else "not_modified"))
     headers = {"Cache-Control": "no-store", "ETag": etag}
     if not fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
