@@ -67,6 +67,7 @@ def _read_password(from_stdin: bool) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.access_log import log_config
     from api.main import create_app
     from dispatch.config import Settings
     from dispatch.db import make_engine, migrate
@@ -77,7 +78,14 @@ def run_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.api.host
     port = args.port or settings.api.port
     print(f"dripline: serving the API on http://{host}:{port} ({settings.api.environment})", flush=True)
-    uvicorn.run(create_app(settings, engine), host=host, port=port, server_header=False, proxy_headers=True)
+    uvicorn.run(
+        create_app(settings, engine),
+        host=host,
+        port=port,
+        server_header=False,
+        proxy_headers=True,
+        log_config=log_config(),  # the access log with calendar-feed tokens cut out
+    )
     return 0
 
 

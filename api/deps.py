@@ -16,6 +16,7 @@ connection and leave the running threads waiting for one.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
@@ -24,6 +25,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from api.throttle import LoginThrottle
 from dispatch.accounts import AccountRole, User, resolve_token
 from dispatch.audit import ResourceId, append_event
 from dispatch.audit_writer import AuditWriter
@@ -58,6 +60,16 @@ async def get_audit_writer(request: Request) -> AuditWriter:
     return writer
 
 
+async def get_today(settings: Annotated[Settings, Depends(get_settings)]) -> date:
+    """Today in the company's time zone (tests pin it with ``app.dependency_overrides``)."""
+    return datetime.now(settings.zone).date()
+
+
+async def get_login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
 async def get_policy(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Policy:
     """What a write is checked against: today in the company's zone, the service area, the geocoder."""
     return Policy.now(settings.zone, settings.geocoder.bbox, request.app.state.geocoder)
@@ -68,6 +80,8 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 AuditWriterDep = Annotated[AuditWriter, Depends(get_audit_writer)]
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+TodayDep = Annotated[date, Depends(get_today)]
 
 #: a row id in a path: a 32-bit integer, like the columns it is looked up in
 PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
@@ -83,8 +97,20 @@ UNAUTHENTICATED = HTTPException(
 )
 
 
-def get_current_user(session: SessionDep, token: TokenDep) -> User:
-    """The account behind the Bearer token; 401 when it is missing, unknown, expired or revoked."""
+#: the phone's sign-in cookie (see api.routes.auth); it authenticates reads only
+SESSION_COOKIE = "dripline_session"
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def get_current_user(request: Request, session: SessionDep, token: TokenDep) -> User:
+    """The account behind the Bearer token; 401 when it is missing, unknown, expired or revoked.
+
+    Without a Bearer header, a GET or HEAD may use the sign-in cookie instead. Writes never do: a
+    browser sends cookies with requests other sites make it send, and SameSite is the only thing
+    between such a request and a write.
+    """
+    if not token and request.method in READ_METHODS:
+        token = request.cookies.get(SESSION_COOKIE)
     user = resolve_token(session, token) if token else None
     session.commit()  # a read: ending it hands the connection back to the pool (see the module docstring)
     if user is None:

@@ -14,8 +14,10 @@ import logging
 from typing import Any
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.validation import Conflict, InvalidInput, NotFound
@@ -50,6 +52,19 @@ async def invalid_input_handler(request: Request, exc: Exception) -> JSONRespons
     assert isinstance(exc, InvalidInput)
     detail = [{"loc": [exc.part, *loc], "msg": reason, "type": "value_error"} for loc, reason in exc.errors]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+#: the routes a phone's browser opens: asked to sign in, they send it to the sign-in page
+BROWSER_PAGES = frozenset({"get_route_sheet_page", "today_page"})
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """FastAPI's own handling, except that a browser page answers 'not signed in' with the sign-in page."""
+    assert isinstance(exc, StarletteHTTPException)
+    route = request.scope.get("route")
+    if exc.status_code == 401 and getattr(route, "name", None) in BROWSER_PAGES:
+        return RedirectResponse("/login", status_code=303)
+    return await http_exception_handler(request, exc)
 
 
 async def not_found_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -15,10 +15,12 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import (
     SafetyMiddleware,
     conflict_handler,
+    http_error_handler,
     invalid_input_handler,
     not_found_handler,
     request_validation_handler,
@@ -26,6 +28,7 @@ from api.errors import (
 from api.routes import (
     auth,
     bookings,
+    feeds,
     health,
     me,
     medics,
@@ -37,6 +40,7 @@ from api.routes import (
     shifts,
     users,
 )
+from api.throttle import LoginThrottle
 from dispatch.audit_writer import AuditWriter
 from dispatch.config import Settings
 from dispatch.db import make_engine
@@ -44,7 +48,7 @@ from dispatch.geocode import Geocoder, make_geocoder
 from dispatch.planning import Solver
 from dispatch.validation import Conflict, InvalidInput, NotFound
 
-ROUTERS = (health, auth, me, users, medics, shifts, services, patients, places, bookings, plans, route_sheets)
+ROUTERS = (health, auth, me, feeds, users, medics, shifts, services, patients, places, bookings, plans, route_sheets)
 
 
 def create_app(
@@ -69,6 +73,8 @@ def create_app(
     app.state.geocoder = geocoder if geocoder is not None else make_geocoder(settings.geocoder)
     app.state.plan_solver = plan_solver
     app.state.audit_writer = AuditWriter(app.state.engine)
+    app.state.login_throttle = LoginThrottle.from_settings(settings.api)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, request_validation_handler)
     app.add_exception_handler(InvalidInput, invalid_input_handler)
     app.add_exception_handler(NotFound, not_found_handler)

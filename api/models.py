@@ -106,6 +106,14 @@ class BreakPublic(PublicModel):
     end: datetime
 
 
+class CalendarFeedPublic(PublicModel):
+    """A new calendar-feed address: shown once; subscribe to it in the phone's calendar app."""
+
+    url: str
+    days_before: int
+    days_after: int
+
+
 class RouteSheetPublic(PublicModel):
     date: date
     plan_version: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -166,10 +167,10 @@ def page_context(sheet: RouteSheet, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-#: the page loads nothing from anywhere: inline styles only, no scripts
+#: the page loads nothing from anywhere (inline styles only, no scripts); its one form signs out here
 PAGE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+    "form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -181,35 +182,51 @@ def stop_uid(day: date, plan_version: int, stop: SheetStop) -> str:
     return f"{day.isoformat()}-v{plan_version}-booking{stop.booking_id}-part{stop.part}@dripline"
 
 
-def sheet_calendar(sheet: RouteSheet, zone: ZoneInfo, stamp: datetime, page_url: str | None = None) -> bytes:
-    """One VEVENT per stop, from the planned start to the end of service; ``stamp`` is DTSTAMP (publication)."""
+def sheet_calendar(sheet: RouteSheet, zone: ZoneInfo, page_url: str | None = None) -> bytes:
+    """One day's sheet as iCalendar: one VEVENT per stop (see :func:`route_calendar`)."""
+    return route_calendar([sheet], zone, f"Dripline route {sheet.day.isoformat()}", lambda _day: page_url)
+
+
+def route_calendar(
+    sheets: list[RouteSheet], zone: ZoneInfo, name: str, page_url: Callable[[date], str | None]
+) -> bytes:
+    """One VEVENT per stop of every sheet, from the planned start to the end of service.
+
+    DTSTAMP is the plan's publication; ``page_url(day)`` is the day's route page, linked from each event.
+    """
     calendar = Calendar()
     calendar.add("prodid", "-//Dripline//Route sheet//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", f"Dripline route {sheet.day.isoformat()}")
+    calendar.add("x-wr-calname", name)
     calendar.add("x-wr-timezone", zone.key)
-    for stop in sheet.stops:
-        event = Event()
-        event.add("uid", stop_uid(sheet.day, sheet.plan_version, stop))
-        event.add("dtstamp", stamp)
-        event.add("dtstart", stop.start)
-        event.add("dtend", stop.end)
-        services = ", ".join(sorted({p.service for p in stop.patients}))
-        event.add("summary", f"Stop {stop.sequence}: {services}")
-        event.add("location", stop.address)
-        event.add("geo", (stop.lat, stop.lon))
-        people = len(stop.patients)
-        lines = [
-            f"Arrive {clock(stop.arrival, zone)}; window {clock(stop.window_start, zone)} - "
-            f"{clock(stop.window_end, zone)}.",
-            f"{people} patient{'s' if people != 1 else ''}: names, phones and access notes are on the route page.",
-            f"Navigate: {navigate_url(stop.lat, stop.lon)}",
-        ]
-        event.add("description", "\n".join(lines))
-        if page_url:
-            event.add("url", page_url)
-        event.add("sequence", 0)
-        calendar.add_component(event)
+    for sheet in sheets:
+        url = page_url(sheet.day)
+        for stop in sheet.stops:
+            calendar.add_component(_stop_event(sheet, stop, zone, url))
     return calendar.to_ical()
+
+
+def _stop_event(sheet: RouteSheet, stop: SheetStop, zone: ZoneInfo, page_url: str | None) -> Event:
+    event = Event()
+    event.add("uid", stop_uid(sheet.day, sheet.plan_version, stop))
+    event.add("dtstamp", sheet.published_at)
+    event.add("dtstart", stop.start)
+    event.add("dtend", stop.end)
+    services = ", ".join(sorted({p.service for p in stop.patients}))
+    event.add("summary", f"Stop {stop.sequence}: {services}")
+    event.add("location", stop.address)
+    event.add("geo", (stop.lat, stop.lon))
+    people = len(stop.patients)
+    lines = [
+        f"Arrive {clock(stop.arrival, zone)}; "
+        f"window {clock(stop.window_start, zone)} - {clock(stop.window_end, zone)}.",
+        f"{people} patient{'s' if people != 1 else ''}: names, phones and access notes are on the route page.",
+        f"Navigate: {navigate_url(stop.lat, stop.lon)}",
+    ]
+    event.add("description", "\n".join(lines))
+    if page_url:
+        event.add("url", page_url)
+    event.add("sequence", 0)
+    return event

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import limits
+
 from routing import CachedTravel, HaversineTravel, OsrmHttpTravel, OsrmLocalTravel, SolveParams, TravelMatrixProvider
 
 DEFAULT_CONFIG = Path("config.toml")
@@ -282,7 +284,14 @@ class ApiSettings:
     (``/docs``, ``/openapi.json``); unset, they are on in development and off in production. Production
     refuses docs (they are served without auth) and an open CORS origin (``*``). Bearer tokens are random
     and stored as a sha256 digest, so there is no signing secret to leave at a default. ``token_minutes``
-    is how long a token lives (short: a lost phone's token dies soon).
+    is how long a token lives (short: a lost phone's token dies soon). ``session_hours`` is how long a
+    medic stays signed in on the phone's route page (a cookie that only reads; a shift's length, so
+    nobody types a password at the wheel).
+
+    Failed sign-ins are throttled over a moving window, per account name (``login_failures_per_account``,
+    against guessing one medic's password) and per client address (``login_failures_per_client``,
+    against trying many accounts). ``login_throttle_storage`` is a `limits` storage URI: ``memory://``
+    counts in each server process; ``redis://host:6379`` shares the counts between processes.
     """
 
     environment: str = "development"
@@ -291,15 +300,30 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     cors_origins: tuple[str, ...] = ()
+    session_hours: int = 12
+    login_failures_per_account: str = "5 per 15 minutes"
+    login_failures_per_client: str = "30 per 15 minutes"
+    login_throttle_storage: str = "memory://"
 
     def __post_init__(self) -> None:
+        for key in ("login_failures_per_account", "login_failures_per_client"):
+            value = getattr(self, key)
+            try:
+                limits.parse(value)
+            except (TypeError, ValueError):
+                raise ValueError(f'[api] {key} must read like "5 per 15 minutes", got {value!r}.') from None
+        if not isinstance(self.login_throttle_storage, str) or "://" not in self.login_throttle_storage:
+            raise ValueError(
+                f'[api] login_throttle_storage must be a storage URI such as "memory://", '
+                f"got {self.login_throttle_storage!r}."
+            )
         if isinstance(self.cors_origins, list):
             object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if self.environment not in API_ENVIRONMENTS:
             raise ValueError(f"[api] environment must be one of {sorted(API_ENVIRONMENTS)}, got {self.environment!r}.")
         if self.docs_enabled is not None and not isinstance(self.docs_enabled, bool):
             raise ValueError(f"[api] docs_enabled must be true or false, got {self.docs_enabled!r}.")
-        for key, low, high in (("token_minutes", 1, 24 * 60), ("port", 1, 65535)):
+        for key, low, high in (("token_minutes", 1, 24 * 60), ("session_hours", 1, 24), ("port", 1, 65535)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"[api] {key} must be a whole number from {low} to {high}, got {value!r}.")

@@ -14,7 +14,18 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from dispatch.models import Booking, BookingPatient, Medic, Patient, Place, PlanRoute, PlanStop, Service
+from dispatch.models import (
+    Booking,
+    BookingPatient,
+    Medic,
+    Patient,
+    Place,
+    Plan,
+    PlanRoute,
+    PlanStatus,
+    PlanStop,
+    Service,
+)
 from dispatch.planning import published_plan
 
 
@@ -152,3 +163,16 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
         )
         for route, medic_name in routes
     ]
+
+
+def medic_sheets(session: Session, medic_id: int, first: date, last: date) -> list[RouteSheet]:
+    """``medic_id``'s published sheets from ``first`` to ``last`` (inclusive), by day."""
+    days = session.exec(
+        select(Plan.service_date)
+        .join(PlanRoute, col(PlanRoute.plan_id) == col(Plan.id))
+        .where(Plan.status == PlanStatus.PUBLISHED)
+        .where(PlanRoute.medic_id == medic_id)
+        .where(col(Plan.service_date).between(first, last))
+        .order_by(col(Plan.service_date))
+    ).all()
+    return [sheet for day in days for sheet in route_sheets(session, day, medic_id)]

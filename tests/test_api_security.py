@@ -31,8 +31,21 @@ from tests.factory import DAY
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
-#: the only routes anyone may call without a token
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/auth/token", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+#: the only routes anyone may call without a token: health, signing in and out, the docs, and the
+#: calendar feed, whose secret address is its credential (tests/test_api_feeds.py)
+PUBLIC_PATHS = frozenset(
+    {
+        "/health",
+        "/ready",
+        "/auth/token",
+        "/login",
+        "/logout",
+        "/feeds/{token}/route.ics",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+    }
+)
 
 
 def routes(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
@@ -66,7 +79,7 @@ def concrete(path: str) -> str:
 
 
 def test_walk_routes_every_non_public_route_requires_a_token() -> None:
-    """Walk every route of the app: each one outside health, ready, auth/token and docs depends on the bearer token."""
+    """Walk every route of the app: each one outside PUBLIC_PATHS depends on the bearer token (or sign-in cookie)."""
     app = create_app(API_FAST)
     seen, unguarded = set(), []
     for path, _methods, dependant in routes(app):

@@ -2,27 +2,46 @@
 
 ``POST /auth/token`` takes ``username`` and ``password`` as JSON or as an OAuth2 password form (what the
 docs' Authorize button sends) and returns a short-lived bearer token. ``POST /auth/revoke`` ends the
-calling token. Logins are audited (``login``: ok or failed, the account id when known); the username
-typed and the password are never stored or logged.
+calling token.
+
+A phone's browser cannot send a Bearer header, so ``GET /login`` is a sign-in page: it posts to
+``POST /login``, which sets the token as an HttpOnly, SameSite=Strict cookie for ``[api]
+session_hours`` and sends the medic on to today's route page. The cookie only ever authenticates
+GET and HEAD requests (see :mod:`api.deps`), so no other site can make the phone write anything.
+``POST /logout`` ends that session.
+
+Every sign-in goes through :func:`sign_in`: throttled after too many failures (429 with
+Retry-After, see :mod:`api.throttle`) and audited (``login``: ok, failed or throttled, the account
+id when known). The username typed and the password are never stored or logged.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlmodel import Session
 
-from api.deps import UNAUTHENTICATED, CurrentUser, SessionDep, SettingsDep, TokenDep
+from api.deps import SESSION_COOKIE, UNAUTHENTICATED, CurrentUser, LoginThrottleDep, SessionDep, SettingsDep, TokenDep
 from api.models import TokenPublic, TokenRequest
-from dispatch.accounts import authenticate, find_token, revoke_token
+from api.throttle import LoginThrottle
+from dispatch.accounts import MAX_PASSWORD_LENGTH, IssuedToken, authenticate, find_token, revoke_token
 from dispatch.audit import append_event
+from dispatch.config import Settings
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(tags=["auth"])
+templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+
+#: the sign-in page loads nothing and posts only to this server
+LOGIN_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 #: the OAuth2 password-grant fields a form may carry besides username and password
 OAUTH2_FORM_FIELDS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
@@ -59,10 +78,53 @@ async def login_body(request: Request) -> TokenRequest:
 _schema = TokenRequest.model_json_schema()
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
+    return request.client.host if request.client else "unknown"
+
+
+def sign_in(
+    request: Request, session: Session, throttle: LoginThrottle, username: str, password: str, ttl: timedelta
+) -> IssuedToken:
+    """A token for good credentials; a 429 while throttled, a 401 for anything else. Every outcome is audited."""
+    client = client_address(request)
+    wait = throttle.retry_after(username, client)
+    if wait is not None:
+        append_event(session, actor_user_id=None, action="login", resource="api_token", outcome="throttled")
+        session.commit()
+        log.warning("sign-in refused: too many failures (retry after %d s)", wait)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed sign-ins; try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    issued = authenticate(session, username=username, password=password, ttl=ttl)
+    append_event(
+        session,
+        actor_user_id=issued.user_id if issued else None,
+        action="login",
+        resource="api_token",
+        resource_ids=[issued.token_id] if issued else [],
+        outcome="ok" if issued else "failed",
+    )
+    session.commit()
+    if issued is None:
+        throttle.failed(username, client)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "incorrect username or password", headers={"WWW-Authenticate": "Bearer"}
+        )
+    throttle.succeeded(username)
+    log.info("account %s signed in", issued.user_id)
+    return issued
+
+
 @router.post(
-    "/token",
+    "/auth/token",
     response_model=TokenPublic,
-    responses={401: {"description": "wrong username or password, or an inactive account"}},
+    responses={
+        401: {"description": "wrong username or password, or an inactive account"},
+        429: {"description": "too many failed sign-ins for this account or from this client; see Retry-After"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -74,29 +136,101 @@ _schema = TokenRequest.model_json_schema()
     },
 )
 def issue_token(
-    credentials: Annotated[TokenRequest, Depends(login_body)], session: SessionDep, settings: SettingsDep
+    request: Request,
+    credentials: Annotated[TokenRequest, Depends(login_body)],
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: LoginThrottleDep,
 ) -> TokenPublic:
     """A bearer token for ``[api] token_minutes`` (30 by default)."""
     ttl = timedelta(minutes=settings.api.token_minutes)
-    issued = authenticate(session, username=credentials.username, password=credentials.password, ttl=ttl)
-    append_event(
-        session,
-        actor_user_id=issued.user_id if issued else None,
-        action="login",
-        resource="api_token",
-        resource_ids=[issued.token_id] if issued else [],
-        outcome="ok" if issued else "failed",
-    )
-    session.commit()
-    if issued is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "incorrect username or password", headers={"WWW-Authenticate": "Bearer"}
-        )
-    log.info("account %s signed in", issued.user_id)
+    issued = sign_in(request, session, throttle, credentials.username, credentials.password, ttl)
     return TokenPublic(access_token=issued.token, expires_at=issued.expires_at)
 
 
-@router.post("/revoke", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def _login_page(request: Request, settings: Settings, message: str | None, status_code: int = 200) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"message": message, "session_hours": settings.api.session_hours},
+        status_code=status_code,
+        headers={"Content-Security-Policy": LOGIN_CSP},
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, settings: SettingsDep) -> Response:
+    """The phone's sign-in page."""
+    return _login_page(request, settings, None)
+
+
+@router.post(
+    "/login",
+    response_class=HTMLResponse,
+    status_code=status.HTTP_303_SEE_OTHER,
+    responses={
+        303: {"description": "signed in: on to today's route page, with the session cookie"},
+        401: {"description": "the sign-in page again, saying the username or password was wrong"},
+        429: {"description": "the sign-in page again, saying to wait; see Retry-After"},
+    },
+)
+def login_form(
+    request: Request,
+    username: Annotated[str, Form(min_length=1, max_length=100)],
+    password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: LoginThrottleDep,
+) -> Response:
+    """Sign in from the sign-in page: a session cookie, then today's route page."""
+    ttl = timedelta(hours=settings.api.session_hours)
+    try:
+        issued = sign_in(request, session, throttle, username, password, ttl)
+    except HTTPException as refused:
+        message = (
+            "Too many failed sign-ins. Wait a few minutes and try again."
+            if refused.status_code == status.HTTP_429_TOO_MANY_REQUESTS
+            else "Wrong username or password."
+        )
+        page = _login_page(request, settings, message, refused.status_code)
+        if refused.headers and "Retry-After" in refused.headers:
+            page.headers["Retry-After"] = refused.headers["Retry-After"]
+        return page
+    response = RedirectResponse("/me/today", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        max_age=int(ttl.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.api.environment == "production",
+    )
+    return response
+
+
+@router.post("/logout", status_code=status.HTTP_303_SEE_OTHER, response_class=Response)
+def logout(request: Request, session: SessionDep) -> Response:
+    """End this phone's session (the cookie's token is revoked) and go back to the sign-in page."""
+    token = request.cookies.get(SESSION_COOKIE)
+    found = find_token(session, token) if token else None
+    if found is not None and token is not None:
+        revoke_token(session, token)
+        append_event(
+            session,
+            actor_user_id=found[0].id,
+            action="write",
+            resource="api_token",
+            resource_ids=[found[1].id or 0],
+            outcome="revoked",
+        )
+        session.commit()
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/auth/revoke", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def revoke(user: CurrentUser, token: TokenDep, session: SessionDep) -> Response:
     """End the calling token now."""
     found = find_token(session, token or "")

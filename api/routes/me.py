@@ -14,11 +14,11 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, audit_denial
+from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, TodayDep, audit_denial
 from api.models import RouteSheetPublic
 from api.sheet_views import (
     PAGE_CSP,
@@ -84,6 +84,17 @@ def _serve(
     return sheet, etag
 
 
+@router.get(
+    "/today",
+    response_class=RedirectResponse,
+    status_code=status.HTTP_303_SEE_OTHER,
+    responses={303: {"description": "today's route page, by date (in the company's time zone)"}},
+)
+def today_page(medic: CurrentMedic, today: TodayDep) -> RedirectResponse:
+    """Today's route page: the address the sign-in page sends a medic to, and a bookmark for the phone."""
+    return RedirectResponse(f"/me/route-sheets/{today.isoformat()}/page", status_code=status.HTTP_303_SEE_OTHER)
+
+
 @router.get("/route-sheets/{day}", response_model=RouteSheetPublic, responses=NOT_FOUND)
 def get_route_sheet(
     day: date,
@@ -147,6 +158,6 @@ def get_route_sheet_calendar(
         return served
     sheet, etag = served
     page_url = str(request.url_for("get_route_sheet_page", day=day.isoformat()))
-    body = sheet_calendar(sheet, settings.zone, sheet.published_at, page_url)
+    body = sheet_calendar(sheet, settings.zone, page_url)
     headers = _no_store({"ETag": etag, "Content-Disposition": f'attachment; filename="route-{day.isoformat()}.ics"'})
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)

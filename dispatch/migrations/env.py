@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 # imported for their side effect: each module registers its tables on SQLModel.metadata
 import dispatch.accounts
 import dispatch.audit
+import dispatch.calendar_feeds
 import dispatch.models  # noqa: F401
 
 target_metadata = SQLModel.metadata

@@ -1,0 +1,90 @@
+"""Calendar feeds: a medic's route in a calendar app, by a secret address.
+
+``POST /me/calendar-feed`` gives the medic a new address (the old one stops working) and
+``DELETE /me/calendar-feed`` ends it. ``GET /feeds/{token}/route.ics`` is that address: no header,
+no cookie, the token in the path is the credential (see :mod:`dispatch.calendar_feeds`). It holds
+the medic's published stops from yesterday to two weeks ahead. An unknown or revoked address is a
+404 that says nothing more; every read is audited against the feed's owner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
+
+from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, TodayDep, audit
+from api.models import CalendarFeedPublic
+from api.sheet_views import etag_matches, route_calendar
+from dispatch.audit import AuditEntry
+from dispatch.calendar_feeds import find_feed, issue_feed, revoke_feeds
+from dispatch.sheets import medic_sheets
+
+router = APIRouter(tags=["calendar feeds"])
+
+DAYS_BEFORE = 1
+DAYS_AFTER = 14
+#: what a feed token looks like (secrets.token_urlsafe(32)); anything else is a 404 without a lookup
+FeedToken = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@router.post("/me/calendar-feed", response_model=CalendarFeedPublic, status_code=status.HTTP_201_CREATED)
+def create_calendar_feed(request: Request, medic: CurrentMedic, session: SessionDep) -> CalendarFeedPublic:
+    """A new secret calendar address for your route (shown once); any earlier one stops working."""
+    assert medic.id is not None
+    issued = issue_feed(session, user_id=medic.id)
+    audit(session, medic, action="write", resource="calendar_feed", resource_ids=[issued.feed_id], outcome="created")
+    url = str(request.url_for("read_calendar_feed", token=issued.token))
+    return CalendarFeedPublic(url=url, days_before=DAYS_BEFORE, days_after=DAYS_AFTER)
+
+
+@router.delete("/me/calendar-feed", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_calendar_feed(medic: CurrentMedic, session: SessionDep) -> Response:
+    """Stop your calendar address working (a lost phone, a shared calendar)."""
+    assert medic.id is not None
+    revoked = revoke_feeds(session, user_id=medic.id)
+    audit(session, medic, action="write", resource="calendar_feed", resource_ids=[], outcome=f"revoked:{revoked}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/feeds/{token}/route.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, 404: {"description": "no such calendar address"}},
+)
+def read_calendar_feed(
+    token: FeedToken,
+    request: Request,
+    session: SessionDep,
+    writer: AuditWriterDep,
+    settings: SettingsDep,
+    today: TodayDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Your route as a calendar subscription: one event per stop, yesterday to two weeks ahead."""
+    found = find_feed(session, token)
+    if found is None or found[0].medic_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found", headers={"Cache-Control": "no-store"})
+    user, feed = found
+    sheets = medic_sheets(
+        session, user.medic_id, today - timedelta(days=DAYS_BEFORE), today + timedelta(days=DAYS_AFTER)
+    )
+    session.commit()  # the reads are done: release the connection before waiting on the audit writer
+    body = route_calendar(
+        sheets,
+        settings.zone,
+        "Dripline route",
+        lambda day: str(request.url_for("get_route_sheet_page", day=day.isoformat())),
+    )
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    fresh = not etag_matches(if_none_match, etag)
+    ids: list[int | str] = [f"feed:{feed.id}", f"medic:{user.medic_id}"]
+    ids += [f"plan:{sheet.plan_id}" for sheet in sheets]
+    ids += sorted({f"booking:{stop.booking_id}" for sheet in sheets for stop in sheet.stops})
+    writer.record(AuditEntry(user.id, "read", "calendar_feed", ids, "ok" if fresh else "not_modified"))
+    headers = {"Cache-Control": "no-store", "ETag": etag}
+    if not fresh:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
