@@ -3,7 +3,8 @@
 The api layer may import dispatch, never the reverse, so this is the ``dripline`` entry point
 that knows about both: ``[project.scripts] dripline = "api.cli:main"``.
 
-* ``dripline serve [--host H] [--port P] [--db URL]`` migrates the database and runs the API with uvicorn.
+* ``dripline serve [--host H] [--port P] [--db URL] [--workers N]`` migrates the database and runs the API
+  with uvicorn, in N worker processes sharing the port (``[api] workers``; one per core).
 * ``dripline users add NAME --role medic --medic-id 3 [--password-stdin]`` creates an account. The password
   is read from the terminal (twice) or from one line of stdin, never from the command line, where any
   user of the machine could see it in the process list.
@@ -13,9 +14,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dispatch.cli import one_line_errors
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 API_COMMANDS = frozenset({"serve", "users"})
 
@@ -28,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="address to listen on (default: [api] host)")
     serve.add_argument("--port", type=int, default=None, help="port (default: [api] port)")
     serve.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    serve.add_argument("--workers", type=int, default=None, help="server processes (default: [api] workers)")
     users = commands.add_parser("users", help="manage accounts")
     actions = users.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="create an account (one per person)")
@@ -64,6 +72,21 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
+#: how `dripline serve` tells its worker processes which config and database to use
+SERVE_CONFIG_ENV = "DRIPLINE_SERVE_CONFIG"
+SERVE_DB_ENV = "DRIPLINE_SERVE_DB"
+
+
+def serve_app() -> FastAPI:
+    """The app of one worker process of ``dripline serve --workers N`` (uvicorn imports and calls this)."""
+    from api.main import create_app
+    from dispatch.config import Settings
+    from dispatch.db import make_engine
+
+    settings = Settings.load(os.environ.get(SERVE_CONFIG_ENV) or None)
+    return create_app(settings, make_engine(os.environ.get(SERVE_DB_ENV) or settings.database.url))
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -73,19 +96,29 @@ def run_serve(args: argparse.Namespace) -> int:
     from dispatch.db import make_engine, migrate
 
     settings = Settings.load(args.config)
-    engine = make_engine(args.db or settings.database.url)
+    url = args.db or settings.database.url
+    engine = make_engine(url)
     migrate(engine)
     host = args.host or settings.api.host
     port = args.port or settings.api.port
+    workers = args.workers or settings.api.workers
+    if not 1 <= workers <= 32:
+        raise ValueError(f"--workers must be from 1 to 32, got {workers}.")
     print(f"dripline: serving the API on http://{host}:{port} ({settings.api.environment})", flush=True)
-    uvicorn.run(
-        create_app(settings, engine),
-        host=host,
-        port=port,
-        server_header=False,
-        proxy_headers=True,
-        log_config=log_config(),  # the access log with calendar-feed tokens cut out
-    )
+    options = {
+        "host": host,
+        "port": port,
+        "server_header": False,
+        "proxy_headers": True,
+        "log_config": log_config(),  # the access log with calendar-feed tokens cut out
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings, engine), **options)
+        return 0
+    engine.dispose()
+    os.environ[SERVE_CONFIG_ENV] = str(Path(args.config).resolve()) if args.config else ""
+    os.environ[SERVE_DB_ENV] = url
+    uvicorn.run("api.cli:serve_app", factory=True, workers=workers, **options)
     return 0
 
 

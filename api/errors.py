@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,14 +56,26 @@ async def invalid_input_handler(request: Request, exc: Exception) -> JSONRespons
 
 #: the routes a phone's browser opens: asked to sign in, they send it to the sign-in page
 BROWSER_PAGES = frozenset({"get_route_sheet_page", "today_page"})
+NO_ROUTE_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>No route</title></head>'
+    '<body style="font: 18px/1.4 system-ui, sans-serif; padding: 12px">'
+    "<h1>No route for this day</h1><p>Nothing is published for you on this day yet. "
+    "Your dispatcher publishes the plan; pull to refresh later.</p></body></html>"
+)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     """FastAPI's own handling, except that a browser page answers 'not signed in' with the sign-in page."""
     assert isinstance(exc, StarletteHTTPException)
     route = request.scope.get("route")
-    if exc.status_code == 401 and getattr(route, "name", None) in BROWSER_PAGES:
-        return RedirectResponse("/login", status_code=303)
+    if getattr(route, "name", None) in BROWSER_PAGES:
+        if exc.status_code == 401:
+            return RedirectResponse("/login", status_code=303)
+        if exc.status_code == 404:  # a person reads this, on a phone
+            return HTMLResponse(
+                NO_ROUTE_PAGE, status_code=404, headers={"Content-Security-Policy": "default-src 'none'"}
+            )
     return await http_exception_handler(request, exc)
 
 

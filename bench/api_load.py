@@ -1,8 +1,8 @@
 """Route-sheet reads under load, through a re-plan: the real ``dripline serve`` on loopback.
 
     python -m bench.api_load [--medics 200] [--bookings-per-medic 3] [--clients 200] [--duration 20]
-                             [--max-requests 5000] [--think-ms 0] [--replan-after 3] [--solver-seconds 60]
-                             [--db URL] [--json out.json]
+                             [--max-requests 5000] [--think-ms 0] [--burst] [--replan-after 3]
+                             [--solver-seconds 60] [--server-workers 1] [--db URL] [--json out.json]
 
 It seeds a day directly through the dispatch layer: the catalogue, ``--medics`` medics around
 Denver (valid credentials, a five-hour shift with no overtime, starts staggered from 07:00 to
@@ -13,7 +13,9 @@ serve`` on a free 127.0.0.1 port with a temporary config, publishes a plan over 
 /plans/{date}, polling the job), and logs every medic in. Then ``--clients`` concurrent clients
 (asyncio, one ``httpx.AsyncClient`` and one connection each, like one phone each) read their own
 sheet, GET /me/route-sheets/{date}, back to back (or ``--think-ms`` apart) for ``--duration``
-seconds, at most ``--max-requests`` each. ``--replan-after`` seconds in, one booking's window is
+seconds, at most ``--max-requests`` each; with ``--burst``, all of them at the same moments,
+``--think-ms`` apart (everyone opens the app when the plan comes out). ``--server-workers`` is
+``dripline serve --workers``. ``--replan-after`` seconds in, one booking's window is
 moved in the database (so the input differs) and the day is re-planned over HTTP while the clients
 keep reading; the bench then waits for the re-plan's outcome.
 
@@ -277,6 +279,11 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_seconds(root: int) -> float:
+    """CPU seconds of the server and every live process under it (workers, a re-plan and its solve)."""
+    return cpu_seconds(root) + sum(cpu_seconds(pid) for pid, _ in descendants(root))
+
+
 def descendants(root: int) -> list[tuple[int, str]]:
     """(pid, start time) of each live descendant of ``root`` (Linux /proc)."""
     children: dict[int, list[int]] = {}
@@ -323,13 +330,24 @@ class Server:
                     os.kill(pid, signal.SIGKILL)
 
 
-def start_server(folder: Path, db_url: str, env: dict[str, str]) -> Server:
+def start_server(folder: Path, db_url: str, env: dict[str, str], workers: int = 1) -> Server:
     script = Path(sys.executable).parent / "dripline"
     port = free_port()
     log_path = folder / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(script), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url],
+            [
+                str(script),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--db",
+                db_url,
+                "--workers",
+                str(workers),
+            ],
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -382,6 +400,8 @@ class Report:
     clients_without_sheet: int
     duration_s: float
     think_ms: float
+    burst: bool
+    server_workers: int
     loop: str
     sheet_reads: int
     requests_per_s: float
@@ -465,10 +485,16 @@ async def log_in(base_url: str, accounts: list[tuple[int, str]], parallel: int) 
     return headers
 
 
+def phone_client(base_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
+    """One phone's client: one connection. Made before the clock starts: making one is milliseconds of
+    CPU (an SSL context, even for plain HTTP) that would otherwise stall the other clients' timings."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30, limits=limits)
+
+
 async def reader(
     medic_id: int,
-    base_url: str,
-    headers: dict[str, str],
+    client: httpx.AsyncClient,
     path: str,
     began: float,
     stop_at: float,
@@ -477,14 +503,16 @@ async def reader(
 ) -> None:
     """One phone: its own connection, reading its own sheet until ``stop_at`` (at most --max-requests times).
 
-    With --think-ms the phones start at random moments within one think time, as phones do.
+    With --think-ms the phones start at random moments within one think time, as phones do; with
+    --burst they all read at the same moments, one think time apart (everyone opens the app at once).
     """
     think_s = args.think_ms / 1000
-    if think_s:
+    if think_s and not args.burst:
         await asyncio.sleep(random.uniform(0, think_s))
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30, limits=limits) as client:
+    async with client:
         for number in range(args.max_requests + 1):
+            if args.burst and number:
+                await asyncio.sleep(max(0.0, began + number * think_s - time.perf_counter()))
             sent = time.perf_counter()
             if number and sent >= stop_at:
                 break
@@ -498,7 +526,7 @@ async def reader(
                 error = type(failure).__name__
             latency = time.perf_counter() - sent
             samples.append(Sample(medic_id, sent - began, latency, status, version, error, warmup=number == 0))
-            if think_s:
+            if think_s and not args.burst:
                 await asyncio.sleep(think_s)
 
 
@@ -575,14 +603,15 @@ async def run(
             f"load: {len(chosen)} clients for {args.duration:g} s, re-plan {args.replan_after:g} s in",
             flush=True,
         )
-        cpu_client, cpu_server = time.process_time(), cpu_seconds(server.process.pid)
+        phones = {m: phone_client(base, headers[m]) for m in chosen}
+        cpu_client, cpu_server = time.process_time(), server_cpu_seconds(server.process.pid)
         began = time.perf_counter()
         stop_at = began + args.duration
         replan_task = asyncio.create_task(replan_during_load(control, dispatcher, db_url, booking_id, day, began, args))
-        await asyncio.gather(*(reader(m, base, headers[m], path, began, stop_at, args, samples) for m in chosen))
+        await asyncio.gather(*(reader(m, phones[m], path, began, stop_at, args, samples) for m in chosen))
         elapsed = time.perf_counter() - began
         cpu_client = time.process_time() - cpu_client
-        cpu_server = cpu_seconds(server.process.pid) - cpu_server
+        cpu_server = server_cpu_seconds(server.process.pid) - cpu_server
         if not replan_task.done():
             print("load over; waiting for the re-plan to end", flush=True)
         replan = await replan_task
@@ -621,6 +650,8 @@ async def run(
         clients_without_sheet=len(without_sheet),
         duration_s=round(elapsed, 1),
         think_ms=args.think_ms,
+        burst=args.burst,
+        server_workers=args.server_workers,
         loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
         sheet_reads=len(reads),
         requests_per_s=overall["requests_per_s"],
@@ -646,7 +677,8 @@ def print_report(report: Report) -> None:
     print()
     print(
         f"sheet reads (200): {report.sheet_reads} in {report.duration_s:.1f} s = {report.requests_per_s:.0f} req/s, "
-        f"{report.clients} clients, think {report.think_ms:g} ms, {report.loop} event loop"
+        f"{report.clients} clients, {'bursts' if report.burst else 'think'} {report.think_ms:g} ms, "
+        f"{report.server_workers} server worker(s), {report.loop} event loop"
     )
     print(
         f"latency ms: p50 {report.p50_ms:.1f}  p95 {report.p95_ms:.1f}  p99 {report.p99_ms:.1f}  "
@@ -677,7 +709,10 @@ def print_report(report: Report) -> None:
     else:
         print(f"re-plan: {replan['status']} {replan['detail']}".rstrip())
     print(f"plan versions in the sheets read: {report.versions_seen}")
-    print(f"CPU seconds during the load: load generator {report.client_cpu_s}, server {report.server_cpu_s}")
+    print(
+        f"CPU seconds during the load: load generator {report.client_cpu_s}, "
+        f"server {report.server_cpu_s} (its workers and any re-plan and solve under it)"
+    )
     verdict = "met" if report.meets_target else "MISSED"
     print(f"target p95 <= {TARGET_P95_MS:g} ms with zero errors: {verdict}")
 
@@ -691,7 +726,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--max-requests", type=int, default=5000, help="reads per client at most")
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause between a client's reads")
+    parser.add_argument("--burst", action="store_true", help="all clients read at once, every --think-ms")
     parser.add_argument("--replan-after", type=float, default=3.0, help="seconds into the load")
+    parser.add_argument("--server-workers", type=int, default=1, help="dripline serve --workers")
     parser.add_argument(
         "--solver-seconds", type=float, default=60.0, help="the server's [solver] time_limit_s (see the docstring)"
     )
@@ -701,6 +738,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here, as JSON")
     parser.add_argument("--server-log", type=Path, help="keep the server's output here")
     args = parser.parse_args(argv)
+    if args.burst and args.think_ms <= 0:
+        parser.error("--burst needs --think-ms: the time between bursts")
     day = datetime.now(DENVER).date() + timedelta(days=7)
 
     with tempfile.TemporaryDirectory(prefix="dripline-load-") as tmp:
@@ -721,7 +760,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{len(accounts) + 1} accounts in {time.perf_counter() - clock_0:.0f} s",
             flush=True,
         )
-        server = start_server(folder, db_url, env)
+        server = start_server(folder, db_url, env, args.server_workers)
         print(f"dripline serve at {server.base_url} (pid {server.process.pid})", flush=True)
         try:
             loop_factory = None

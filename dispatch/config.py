@@ -286,7 +286,8 @@ class ApiSettings:
     and stored as a sha256 digest, so there is no signing secret to leave at a default. ``token_minutes``
     is how long a token lives (short: a lost phone's token dies soon). ``session_hours`` is how long a
     medic stays signed in on the phone's route page (a cookie that only reads; a shift's length, so
-    nobody types a password at the wheel).
+    nobody types a password at the wheel). ``workers`` is how many server processes share the port
+    (one per core: each process runs Python on one core at a time).
 
     Failed sign-ins are throttled over a moving window, per account name (``login_failures_per_account``,
     against guessing one medic's password) and per client address (``login_failures_per_client``,
@@ -301,6 +302,7 @@ class ApiSettings:
     port: int = 8000
     cors_origins: tuple[str, ...] = ()
     session_hours: int = 12
+    workers: int = 1
     login_failures_per_account: str = "5 per 15 minutes"
     login_failures_per_client: str = "30 per 15 minutes"
     login_throttle_storage: str = "memory://"
@@ -323,7 +325,12 @@ class ApiSettings:
             raise ValueError(f"[api] environment must be one of {sorted(API_ENVIRONMENTS)}, got {self.environment!r}.")
         if self.docs_enabled is not None and not isinstance(self.docs_enabled, bool):
             raise ValueError(f"[api] docs_enabled must be true or false, got {self.docs_enabled!r}.")
-        for key, low, high in (("token_minutes", 1, 24 * 60), ("session_hours", 1, 24), ("port", 1, 65535)):
+        for key, low, high in (
+            ("token_minutes", 1, 24 * 60),
+            ("session_hours", 1, 24),
+            ("workers", 1, 32),
+            ("port", 1, 65535),
+        ):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"[api] {key} must be a whole number from {low} to {high}, got {value!r}.")

@@ -1,8 +1,10 @@
 """Re-plans asked for through the API, and the published plans, for reading.
 
-A request to re-plan a day becomes a :class:`~dispatch.models.PlanJob` row and runs in a thread
-of its own (:func:`start_plan_job`); :func:`~dispatch.planning.plan_day` itself solves in a child
-process with a hard timeout, so the API stays responsive. The job's row is in the database, so
+A request to re-plan a day becomes a :class:`~dispatch.models.PlanJob` row and runs in a process
+of its own (:func:`start_plan_job`), which :func:`~dispatch.planning.plan_day` leaves only to
+solve, in a child with a hard timeout. A re-plan is seconds of pure Python (loading hundreds of
+bookings, checking the result, storing every stop); in the API's process it would hold the
+interpreter's lock and stall every medic's sheet read while it ran. The job's row is in the database, so
 any API worker can answer a poll. One job per day is live at a time: the row's ``live_date`` is
 unique while it is queued or running. A job left behind by a killed process is reclaimed once
 it is older than any re-plan can take (:func:`job_stale_after`).
@@ -11,6 +13,8 @@ it is older than any re-plan can take (:func:`job_stale_after`).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
 import uuid
 from collections import defaultdict
@@ -23,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.config import Settings
-from dispatch.db import session_scope
+from dispatch.db import make_engine, session_scope
 from dispatch.models import (
     Plan,
     PlanJob,
@@ -137,16 +141,44 @@ def run_plan_job(engine: Engine, *, job_id: str, settings: Settings, solver: Sol
         return None
 
 
+#: how much the re-plan yields the CPU to the API (added to the process's nice value; its solve inherits it)
+REPLAN_NICENESS = 10
+
+
+def _run_plan_job_process(url: str, job_id: str, settings: Settings) -> None:
+    """The job process: its own engine on the same database, then :func:`run_plan_job`.
+
+    It runs at a lower CPU priority: a re-plan is batch work with minutes to spare, while a medic
+    opening a sheet is waiting for it. On a small machine the solve would otherwise take a core
+    from the API just when every phone asks for the new plan.
+    """
+    os.nice(REPLAN_NICENESS)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    engine = make_engine(url)
+    try:
+        run_plan_job(engine, job_id=job_id, settings=settings)
+    finally:
+        engine.dispose()
+
+
 def start_plan_job(
     engine: Engine, *, job_id: str, settings: Settings, solver: Solver | None = None
 ) -> threading.Thread:
-    """Run the job in a daemon thread (the solve itself runs in a child process with a hard timeout)."""
-    thread = threading.Thread(
-        target=run_plan_job,
-        kwargs={"engine": engine, "job_id": job_id, "settings": settings, "solver": solver},
-        name=f"{THREAD_PREFIX}{job_id[:12]}",
-        daemon=True,
-    )
+    """Start the job, and a daemon thread that waits for it (join the thread to wait for the job).
+
+    With the default solver the job runs in a spawned process of its own. A ``solver`` given here
+    (the tests' in-process solve) cannot be handed to another process, so that job runs in the thread.
+    """
+    if solver is not None:
+        target, kwargs = run_plan_job, {"engine": engine, "job_id": job_id, "settings": settings, "solver": solver}
+    else:
+        url = engine.url.render_as_string(hide_password=False)
+        process = multiprocessing.get_context("spawn").Process(
+            target=_run_plan_job_process, args=(url, job_id, settings), name=f"{THREAD_PREFIX}{job_id[:12]}"
+        )
+        process.start()  # not a daemon: its own solve runs in a child process, which a daemon may not have
+        target, kwargs = process.join, {}
+    thread = threading.Thread(target=target, kwargs=kwargs, name=f"{THREAD_PREFIX}{job_id[:12]}", daemon=True)
     thread.start()
     return thread
 

@@ -52,7 +52,9 @@ def test_feed_holds_one_event_per_stop_without_names_or_phones(engine: Engine) -
     assert response.headers["cache-control"] == "no-store"
     events = Calendar.from_ical(response.content).walk("VEVENT")
     assert len(events) == len(sheet["stops"]) >= 1
-    names_and_phones = [p[key] for stop in sheet["stops"] for p in stop["patients"] for key in ("display_name", "phone")]
+    names_and_phones = [
+        p[key] for stop in sheet["stops"] for p in stop["patients"] for key in ("display_name", "phone")
+    ]
     assert not [s for s in names_and_phones if s in response.text]
     event = last_event(engine)
     assert (event.action, event.resource, event.actor_user_id) == ("read", "calendar_feed", world.users["alice"])

@@ -240,7 +240,7 @@ def test_get_plan_of_a_day_without_one_is_404_and_no_versions(engine: Engine) ->
 
 @pytest.mark.slow
 def test_post_plan_with_the_child_process_solver_publishes(engine: Engine) -> None:
-    """The production path: the job's thread runs plan_day, which solves in a child process; it publishes."""
+    """The production path: the job runs in a process of its own (niced), which solves in a child; it publishes."""
     booking_ids, _ = seed_day(engine)
     client = dispatch_client(engine, plan_solver=None)
     headers = login(client, "dispatch")

@@ -1,14 +1,16 @@
 """End to end: the real ``dripline serve`` process, real HTTP, and the medic's page in a real browser.
 
 One module-scoped server on a temporary SQLite file and a temporary config (a 2-second, one-worker
-solver). Over HTTP the admin creates a dispatcher; the dispatcher creates three medics (RN,
+solver), with two worker processes as in production, so consecutive requests land on either. Over HTTP the admin creates a dispatcher; the dispatcher creates three medics (RN,
 paramedic, NP) with shifts and credentials and eight bookings around downtown Denver (one of them
 a five-patient hotel group, split into two parts); the admin creates a medic account each; the
 dispatcher plans the day. Then each medic reads their own sheet, and the sheets must hold exactly
 the plan's stops, with every booking part either on a sheet or unassigned.
 
 The browser test opens each medic's page in headless Chromium at 375 x 812 (a phone) and checks the
-tap targets and the width; it skips when /usr/bin/chromium is missing (CI installs Debian's).
+tap targets and the width; one medic gets there as on a phone, through the sign-in form and its
+cookie. A medic's calendar-feed address is fetched without credentials, and the server's log must
+not show its token; it skips when /usr/bin/chromium is missing (CI installs Debian's).
 The server, and any process it started, is stopped at the end of the module whatever happens.
 """
 
@@ -150,7 +152,7 @@ def start_server(folder: Path, db_url: str, env: dict[str, str]) -> Server:
         log_path = folder / f"server-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [_dripline(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url],
+                [_dripline(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db_url, "--workers", "2"],
                 cwd=folder,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -315,6 +317,9 @@ class PlannedDay:
     #: medic id -> the medic's Authorization header
     medic_headers: dict[int, dict[str, str]]
     plan: dict[str, Any]
+    server: Server
+    #: medic id -> the medic's username
+    usernames: dict[int, str] = field(default_factory=dict)
     #: medic id -> their sheet JSON (absent: the medic has no sheet on the day)
     sheets: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: medic ids whose sheet was a 404
@@ -362,9 +367,10 @@ def planned(server: Server) -> PlannedDay:
             made = _ok(client.post("/bookings", headers=dispatcher, json=booking_body(number, seed, day)), 201)
             bookings[int(made["id"])] = seed
 
-        medic_headers = {}
+        medic_headers, usernames = {}, {}
         for medic_id, seed in zip(medic_ids, MEDICS, strict=True):
             username = seed.name.split()[0].lower()
+            usernames[medic_id] = username
             account = {"username": username, "password": PASSWORD, "role": "medic", "medic_id": medic_id}
             _ok(client.post("/users", headers=admin, json=account), 201)
             medic_headers[medic_id] = login(client, username)
@@ -374,7 +380,7 @@ def planned(server: Server) -> PlannedDay:
         plan = _ok(client.get(f"/plans/{day.isoformat()}", headers=dispatcher))
         assert plan["version"] == job["plan_version"], (plan["version"], job)
 
-        result = PlannedDay(server.base_url, day, bookings, medic_headers, plan)
+        result = PlannedDay(server.base_url, day, bookings, medic_headers, plan, server, usernames)
         for medic_id, headers in medic_headers.items():
             response = client.get(f"/me/route-sheets/{day.isoformat()}", headers=headers)
             if response.status_code == 404:
@@ -444,25 +450,45 @@ def test_mobile_page_tap_targets_at_375px(planned: PlannedDay) -> None:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             for medic_id, sheet in sorted(with_stops.items()):
+                # the busiest medic signs in as on a phone: the page sends them to the sign-in form,
+                # whose cookie then opens the page; the others send their Bearer header
+                by_form = medic_id == busiest
                 context = browser.new_context(
                     viewport=PHONE,
                     is_mobile=True,
                     has_touch=True,
                     device_scale_factor=2,
-                    extra_http_headers=planned.medic_headers[medic_id],
+                    extra_http_headers={} if by_form else planned.medic_headers[medic_id],
                 )
                 try:
                     page = context.new_page()
                     page.set_default_timeout(10_000)
+                    if by_form:
+                        _sign_in_on_the_phone(page, url, planned.base_url, planned.usernames[medic_id])
                     response = page.goto(url)
                     assert response is not None and response.status == 200, response and response.status
                     _check_page(page, sheet, medic_id)
-                    if medic_id == busiest:
+                    if by_form:
                         page.screenshot(path=str(ARTIFACTS / "route_sheet_375.png"), full_page=True)
                 finally:
                     context.close()
         finally:
             browser.close()
+
+
+def _sign_in_on_the_phone(page: Any, url: str, base_url: str, username: str) -> None:
+    """Open the route page signed out, land on the sign-in form, and sign in with big-enough fields."""
+    page.goto(url)
+    assert page.url == f"{base_url}/login", page.url
+    for field_name in ("username", "password"):
+        _check_tap_target(page.locator(f'input[name="{field_name}"]'), f"the {field_name} field")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', PASSWORD)
+    button = page.get_by_role("button", name="Sign in")
+    _check_tap_target(button, "the sign-in button")
+    with page.expect_navigation():
+        button.click()
+    assert page.url.startswith(f"{base_url}/me/route-sheets/"), page.url  # /me/today sent it on to a date
 
 
 def _check_tap_target(link: Any, what: str) -> None:
@@ -472,6 +498,21 @@ def _check_tap_target(link: Any, what: str) -> None:
     assert box is not None, f"{what} has no box"
     assert box["height"] >= MIN_TAP_PX and box["width"] >= MIN_TAP_PX, f"{what} is {box['width']}x{box['height']} px"
     link.click(trial=True)  # actionable: visible, stable, enabled, and nothing covers it
+
+
+def test_calendar_feed_address_serves_the_route_without_leaking_its_token(planned: PlannedDay) -> None:
+    """A medic's feed address, fetched with no credentials, lists their stops; the server log hides the token."""
+    medic_id = max(planned.sheets, key=lambda m: len(planned.sheets[m]["stops"]))
+    sheet = planned.sheets[medic_id]
+    with httpx.Client(base_url=planned.base_url, timeout=30) as client:
+        url = _ok(client.post("/me/calendar-feed", headers=planned.medic_headers[medic_id]), 201)["url"]
+    token = url.split("/feeds/")[1].split("/")[0]
+    feed = httpx.get(url, timeout=30)  # what a calendar app does: a plain GET of the address
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    assert feed.text.count("BEGIN:VEVENT") == len(sheet["stops"])
+    log = planned.server.log_path.read_text(errors="replace")
+    assert "/feeds/[redacted]/route.ics" in log
+    assert token not in log
 
 
 def _check_page(page: Any, sheet: dict[str, Any], medic_id: int) -> None:
