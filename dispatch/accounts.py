@@ -179,11 +179,15 @@ def find_token(session: Session, token: str, *, now: datetime | None = None) -> 
     """The active account and token row behind a valid ``token``; None if unknown, expired or revoked."""
     if not token or len(token) > 200:
         return None
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token))).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= (now or now_utc()):
+    found = session.exec(
+        select(ApiToken, User)
+        .join(User, col(User.id) == col(ApiToken.user_id))
+        .where(ApiToken.token_hash == token_digest(token))
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if row.revoked_at is not None or row.expires_at <= (now or now_utc()) or not user.active:
         return None
     return user, row
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from dispatch.models import json_column, now_utc, utc_column
@@ -98,6 +98,16 @@ def _check_ids(resource_ids: Sequence[ResourceId]) -> list[ResourceId]:
     return ids
 
 
+# Built once: every sheet read runs them, and building a statement costs more than running it here.
+_LOCK_HEAD = (
+    update(AuditHead)
+    .where(col(AuditHead.id) == HEAD_ID)
+    .values(events=col(AuditHead.events) + bindparam("added"))
+    .returning(col(AuditHead.last_hash))
+)
+_MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == HEAD_ID).values(last_hash=bindparam("digest"))
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One event to append: who, what, which ids, and how it ended (the chain fields are added on append)."""
@@ -125,12 +135,7 @@ def append_events(session: Session, entries: Sequence[AuditEntry], *, at: dateti
     if not entries:
         return []
     # Lock first, read second: the head read under the lock is the newest committed one.
-    prev = session.exec(
-        update(AuditHead)
-        .where(col(AuditHead.id) == HEAD_ID)
-        .values(events=col(AuditHead.events) + len(entries))
-        .returning(col(AuditHead.last_hash))
-    ).first()
+    prev = session.execute(_LOCK_HEAD, {"added": len(entries)}).first()
     if prev is None:
         raise RuntimeError("the audit_head row is missing: run the migrations")
     digest = prev[0]
@@ -150,7 +155,7 @@ def append_events(session: Session, entries: Sequence[AuditEntry], *, at: dateti
         digest = row.row_hash
         rows.append(row)
     session.add_all(rows)
-    session.exec(update(AuditHead).where(col(AuditHead.id) == HEAD_ID).values(last_hash=digest))
+    session.execute(_MOVE_HEAD, {"digest": digest})
     session.flush()
     return rows
 

@@ -26,7 +26,6 @@ from dispatch.models import (
     PlanStop,
     Service,
 )
-from dispatch.planning import published_plan
 
 
 @dataclass(frozen=True)
@@ -74,17 +73,16 @@ class RouteSheet:
 def route_sheets(session: Session, day: date, medic_id: int | None = None) -> list[RouteSheet]:
     """The published sheets of ``day`` (only ``medic_id``'s when given), by medic id.
 
-    Four statements however many stops: the plan, the routes, the stops with their bookings and
-    places, and the patients with their services. Medics read their sheets all day long, so this
-    selects columns rather than whole rows.
+    Three statements however many stops: the routes with their plan and medic, the stops with
+    their bookings and places, and the patients with their services. Medics read their sheets all
+    day long, so this selects columns rather than whole rows.
     """
-    plan = published_plan(session, day)
-    if plan is None or plan.id is None:
-        return []
     route_query = (
-        select(PlanRoute, Medic.name)
+        select(PlanRoute, Medic.name, Plan.version, Plan.content_hash, Plan.published_at, Plan.created_at)
+        .join(Plan, col(Plan.id) == col(PlanRoute.plan_id))
         .join(Medic, col(Medic.id) == col(PlanRoute.medic_id))
-        .where(PlanRoute.plan_id == plan.id)
+        .where(Plan.service_date == day)
+        .where(Plan.status == PlanStatus.PUBLISHED)
     )
     stop_query = (
         select(
@@ -106,7 +104,6 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
         )
         .join(Booking, col(Booking.id) == col(PlanStop.booking_id))
         .join(Place, col(Place.id) == col(Booking.place_id))
-        .where(PlanStop.plan_id == plan.id)
     )
     if medic_id is not None:
         route_query = route_query.where(PlanRoute.medic_id == medic_id)
@@ -114,6 +111,8 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
     routes = session.exec(route_query.order_by(col(PlanRoute.medic_id))).all()
     if not routes:
         return []
+    plan_id = routes[0][0].plan_id
+    stop_query = stop_query.where(PlanStop.plan_id == plan_id)
     stops = session.exec(stop_query.order_by(col(PlanStop.medic_id), col(PlanStop.sequence))).all()
     booking_ids = sorted({stop.booking_id for stop in stops})
     people: dict[tuple[int, int], SheetPatient] = {}
@@ -149,10 +148,10 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
     return [
         RouteSheet(
             day=day,
-            plan_id=plan.id,
-            plan_version=plan.version,
-            content_hash=plan.content_hash or "",
-            published_at=plan.published_at or plan.created_at,
+            plan_id=plan_id,
+            plan_version=version,
+            content_hash=content_hash or "",
+            published_at=published_at or created_at,
             medic_id=route.medic_id,
             medic_name=medic_name,
             departure=route.departure,
@@ -161,7 +160,7 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
             stock=dict(route.stock),
             stops=tuple(by_medic[route.medic_id]),
         )
-        for route, medic_name in routes
+        for route, medic_name, version, content_hash, published_at, created_at in routes
     ]
 
 

@@ -90,7 +90,8 @@ def test_new_feed_revokes_the_old_and_delete_revokes_all(engine: Engine) -> None
     assert client.get(old).status_code == 404 and client.get(new).status_code == 200
     assert client.delete("/me/calendar-feed", headers=headers).status_code == 204
     gone = client.get(new)
-    assert gone.status_code == 404 and gone.json() == {"detail": "not found"}
+    assert gone.status_code == 404 and gone.json() == {"detail": "calendar feed not found"}
+    assert client.get("/feeds/not-a-token/route.ics").json() == gone.json()  # malformed: the same answer
 
 
 def test_feed_is_for_medics_only(engine: Engine) -> None:

@@ -1,7 +1,8 @@
 """End to end: the real ``dripline serve`` process, real HTTP, and the medic's page in a real browser.
 
 One module-scoped server on a temporary SQLite file and a temporary config (a 2-second, one-worker
-solver), with two worker processes as in production, so consecutive requests land on either. Over HTTP the admin creates a dispatcher; the dispatcher creates three medics (RN,
+solver), with two worker processes as in production, so consecutive requests land on either.
+Over HTTP the admin creates a dispatcher; the dispatcher creates three medics (RN,
 paramedic, NP) with shifts and credentials and eight bookings around downtown Denver (one of them
 a five-patient hotel group, split into two parts); the admin creates a medic account each; the
 dispatcher plans the day. Then each medic reads their own sheet, and the sheets must hold exactly
