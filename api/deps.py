@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.throttle import LoginThrottle
-from dispatch.accounts import AccountRole, User, resolve_token
+from dispatch.accounts import AccountRole, TokenKind, User, resolve_token
 from dispatch.audit import ResourceId, append_event
 from dispatch.audit_writer import AuditWriter
 from dispatch.config import Settings
@@ -109,9 +109,10 @@ def get_current_user(request: Request, session: SessionDep, token: TokenDep) -> 
     browser sends cookies with requests other sites make it send, and SameSite is the only thing
     between such a request and a write.
     """
+    kind = TokenKind.BEARER
     if not token and request.method in READ_METHODS:
-        token = request.cookies.get(SESSION_COOKIE)
-    user = resolve_token(session, token) if token else None
+        token, kind = request.cookies.get(SESSION_COOKIE), TokenKind.SESSION
+    user = resolve_token(session, token, kind=kind) if token else None
     session.commit()  # a read: ending it hands the connection back to the pool (see the module docstring)
     if user is None:
         raise UNAUTHENTICATED

@@ -1,9 +1,13 @@
-"""Sign-in throttling: too many failed sign-ins for one account name, or from one client, and the
-next attempts are refused until the moving window lets them through again.
+"""Sign-in throttling: too many failed sign-ins for one account name from one client, or from one
+client in all, and the next attempts from there are refused until the moving window lets them
+through again.
 
-Only failures count, so a medic who types the password right is never slowed down, and a success
-wipes the account's count. The counting is the `limits` library's moving window; the keys are
-digests, so a shared store (Redis) never sees an account name or an address.
+The account limit is kept per client address, so nobody can lock a medic out from elsewhere by
+typing wrong passwords for their name; the client limit stops one address trying many accounts.
+An attempt takes its slot in the account's window before the password is checked (``hit`` is
+atomic), so parallel requests cannot all slip under the limit; a success gives it back. Only
+failures count against the client. The counting is the `limits` library's moving window; the keys
+are digests, so a shared store (Redis) never sees an account name or an address.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ def _key(kind: str, value: str) -> str:
 
 
 class LoginThrottle:
-    """Failed sign-ins per account name and per client address, each over its own moving window."""
+    """Sign-in attempts per account name and client address, and failures per client, over moving windows."""
 
     def __init__(self, per_account: str, per_client: str, storage_uri: str = "memory://") -> None:
         self._per_account = limits.parse(per_account)
@@ -33,29 +37,28 @@ class LoginThrottle:
 
     @classmethod
     def from_settings(cls, api: ApiSettings) -> LoginThrottle:
-        return cls(api.login_failures_per_account, api.login_failures_per_client, api.login_throttle_storage)
+        return cls(api.login_failures_per_account_and_client, api.login_failures_per_client, api.login_throttle_storage)
 
-    def _windows(self, username: str, client: str) -> list[tuple[limits.RateLimitItem, str]]:
-        return [
-            (self._per_account, _key("account", username.strip().casefold())),
-            (self._per_client, _key("client", client)),
-        ]
+    def _account_key(self, username: str, client: str) -> str:
+        return _key("account", f"{username.strip().casefold()}|{client}")
 
-    def retry_after(self, username: str, client: str) -> int | None:
-        """Whole seconds until a sign-in for ``username`` from ``client`` is allowed again; None if it is now."""
-        waits = [
-            math.ceil(self._limiter.get_window_stats(item, key).reset_time - time.time())
-            for item, key in self._windows(username, client)
-            if not self._limiter.test(item, key)
-        ]
-        return max(1, *waits) if waits else None
+    def _retry_after(self, item: limits.RateLimitItem, key: str) -> int:
+        return max(1, math.ceil(self._limiter.get_window_stats(item, key).reset_time - time.time()))
 
-    def failed(self, username: str, client: str) -> None:
-        """Count one failed sign-in against the account name and the client."""
-        for item, key in self._windows(username, client):
-            self._limiter.hit(item, key)
+    def attempt(self, username: str, client: str) -> int | None:
+        """Take a slot for a sign-in of ``username`` from ``client``: None if allowed, else whole seconds to wait."""
+        client_key = _key("client", client)
+        if not self._limiter.test(self._per_client, client_key):
+            return self._retry_after(self._per_client, client_key)
+        account_key = self._account_key(username, client)
+        if not self._limiter.hit(self._per_account, account_key):
+            return self._retry_after(self._per_account, account_key)
+        return None
 
-    def succeeded(self, username: str) -> None:
-        """Forget the account's failures (the client's stay: it may be trying many accounts)."""
-        item, key = self._windows(username, "")[0]
-        self._limiter.clear(item, key)
+    def failed(self, client: str) -> None:
+        """Count a failed sign-in against the client (the account's slot is already taken)."""
+        self._limiter.hit(self._per_client, _key("client", client))
+
+    def succeeded(self, username: str, client: str) -> None:
+        """Forget the account's attempts from this client (the client's failures stay: it may try many accounts)."""
+        self._limiter.clear(self._per_account, self._account_key(username, client))

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
-from sqlmodel import Column, Field, Session, SQLModel, col, select
+from sqlmodel import AutoString, Column, Field, Session, SQLModel, col, select
 
 from dispatch.models import Medic, UTCDateTime, now_utc, utc_column
 
@@ -63,8 +63,19 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class TokenKind(enum.StrEnum):
+    """Where a token may be presented: a Bearer header (any request), or the phone's sign-in cookie (reads only)."""
+
+    BEARER = "bearer"
+    SESSION = "session"
+
+
 class ApiToken(SQLModel, table=True):
-    """An issued bearer token, by digest. ``revoked_at`` set or ``expires_at`` past: no longer valid."""
+    """An issued token, by digest. ``revoked_at`` set or ``expires_at`` past: no longer valid.
+
+    ``kind`` says where it may be presented: a session token (the sign-in page's cookie, which lives
+    a shift) is refused in a Bearer header, so it can never make a write.
+    """
 
     __tablename__ = "api_token"
     id: int | None = Field(default=None, primary_key=True)
@@ -73,6 +84,9 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = utc_column()
     revoked_at: datetime | None = utc_column(nullable=True)
+    kind: TokenKind = Field(
+        default=TokenKind.BEARER, sa_column=Column(AutoString(), nullable=False, server_default="bearer")
+    )
 
 
 @dataclass(frozen=True)
@@ -141,7 +155,12 @@ def create_user(
 
 
 def authenticate(
-    session: Session, *, username: str, password: str, ttl: timedelta = DEFAULT_TOKEN_TTL
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    ttl: timedelta = DEFAULT_TOKEN_TTL,
+    kind: TokenKind = TokenKind.BEARER,
 ) -> IssuedToken | None:
     """A new token for an active account whose password matches, else None.
 
@@ -159,24 +178,29 @@ def authenticate(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         session.add(user)
-    return issue_token(session, user_id=user.id, ttl=ttl)
+    return issue_token(session, user_id=user.id, ttl=ttl, kind=kind)
 
 
-def issue_token(session: Session, *, user_id: int, ttl: timedelta = DEFAULT_TOKEN_TTL) -> IssuedToken:
+def issue_token(
+    session: Session, *, user_id: int, ttl: timedelta = DEFAULT_TOKEN_TTL, kind: TokenKind = TokenKind.BEARER
+) -> IssuedToken:
     """Store a fresh random token for ``user_id`` (256 bits), valid for ``ttl``."""
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive.")
     token = secrets.token_urlsafe(32)
     now = now_utc()
-    row = ApiToken(user_id=user_id, token_hash=token_digest(token), created_at=now, expires_at=now + ttl)
+    row = ApiToken(user_id=user_id, token_hash=token_digest(token), created_at=now, expires_at=now + ttl, kind=kind)
     session.add(row)
     session.flush()
     assert row.id is not None
     return IssuedToken(token=token, expires_at=row.expires_at, user_id=user_id, token_id=row.id)
 
 
-def find_token(session: Session, token: str, *, now: datetime | None = None) -> tuple[User, ApiToken] | None:
-    """The active account and token row behind a valid ``token``; None if unknown, expired or revoked."""
+def find_token(
+    session: Session, token: str, *, now: datetime | None = None, kind: TokenKind = TokenKind.BEARER
+) -> tuple[User, ApiToken] | None:
+    """The active account and ``kind`` token row behind a valid ``token``; None if unknown, expired, revoked or
+    of another kind."""
     if not token or len(token) > 200:
         return None
     found = session.exec(
@@ -187,14 +211,16 @@ def find_token(session: Session, token: str, *, now: datetime | None = None) -> 
     if found is None:
         return None
     row, user = found
-    if row.revoked_at is not None or row.expires_at <= (now or now_utc()) or not user.active:
+    if row.kind != kind or row.revoked_at is not None or row.expires_at <= (now or now_utc()) or not user.active:
         return None
     return user, row
 
 
-def resolve_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
-    """The active account behind a valid ``token``; None if unknown, expired or revoked."""
-    found = find_token(session, token, now=now)
+def resolve_token(
+    session: Session, token: str, *, now: datetime | None = None, kind: TokenKind = TokenKind.BEARER
+) -> User | None:
+    """The active account behind a valid ``kind`` token; None if unknown, expired, revoked or of another kind."""
+    found = find_token(session, token, now=now, kind=kind)
     return found[0] if found else None
 
 

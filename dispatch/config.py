@@ -289,10 +289,12 @@ class ApiSettings:
     nobody types a password at the wheel). ``workers`` is how many server processes share the port
     (one per core: each process runs Python on one core at a time).
 
-    Failed sign-ins are throttled over a moving window, per account name (``login_failures_per_account``,
-    against guessing one medic's password) and per client address (``login_failures_per_client``,
-    against trying many accounts). ``login_throttle_storage`` is a `limits` storage URI: ``memory://``
-    counts in each server process; ``redis://host:6379`` shares the counts between processes.
+    Sign-ins are throttled over a moving window: failed attempts at one account name from one client
+    address (``login_failures_per_account_and_client``, against guessing a medic's password; kept per
+    address so nobody can lock a medic out from elsewhere), and failures from one address in all
+    (``login_failures_per_client``, against trying many accounts). ``login_throttle_storage`` is a
+    `limits` storage URI: ``memory://`` counts in each server process; ``redis://host:6379`` shares the
+    counts between processes.
     """
 
     environment: str = "development"
@@ -303,12 +305,12 @@ class ApiSettings:
     cors_origins: tuple[str, ...] = ()
     session_hours: int = 12
     workers: int = 1
-    login_failures_per_account: str = "5 per 15 minutes"
+    login_failures_per_account_and_client: str = "5 per 15 minutes"
     login_failures_per_client: str = "30 per 15 minutes"
     login_throttle_storage: str = "memory://"
 
     def __post_init__(self) -> None:
-        for key in ("login_failures_per_account", "login_failures_per_client"):
+        for key in ("login_failures_per_account_and_client", "login_failures_per_client"):
             value = getattr(self, key)
             try:
                 limits.parse(value)

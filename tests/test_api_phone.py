@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -31,9 +32,13 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD):  # typ
     return client.post("/login", data={"username": username, "password": password}, follow_redirects=False)
 
 
+def throttled_app(engine: Engine, per_account: str, per_client: str) -> FastAPI:
+    api = ApiSettings(login_failures_per_account_and_client=per_account, login_failures_per_client=per_client)
+    return create_app(replace(API_FAST, api=api), engine)
+
+
 def throttled_client(engine: Engine, per_account: str, per_client: str) -> TestClient:
-    api = ApiSettings(login_failures_per_account=per_account, login_failures_per_client=per_client)
-    return TestClient(create_app(replace(API_FAST, api=api), engine))
+    return TestClient(throttled_app(engine, per_account, per_client))
 
 
 def test_login_page_is_a_form_posting_to_this_server(engine: Engine) -> None:
@@ -46,13 +51,13 @@ def test_login_page_is_a_form_posting_to_this_server(engine: Engine) -> None:
 
 
 def test_sign_in_form_sets_an_httponly_strict_cookie_for_a_shift(engine: Engine) -> None:
-    """Good credentials: 303 to today's page, and an HttpOnly, SameSite=Strict cookie for session_hours (12)."""
+    """Good credentials: 303 to today's page, and an HttpOnly, SameSite=Lax cookie for session_hours (12)."""
     world = planned_day(engine)
     response = sign_in(client_for(engine), "alice")
     assert response.status_code == 303 and response.headers["location"] == "/me/today"
     cookie = response.headers["set-cookie"].lower()
     assert cookie.startswith(f"{SESSION_COOKIE}=")
-    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
     assert f"max-age={12 * 3600}" in cookie
     event = last_event(engine)
     assert (event.action, event.outcome, event.actor_user_id) == ("login", "ok", world.users["alice"])
@@ -77,6 +82,27 @@ def test_session_cookie_never_authenticates_a_write(engine: Engine) -> None:
     assert client.post(f"/plans/{DAY.isoformat()}").status_code == 401
     assert client.post("/auth/revoke").status_code == 401
     assert client.get(f"/plans/{DAY.isoformat()}").status_code == 200  # reads do take it
+
+
+def test_session_token_in_a_bearer_header_is_refused(engine: Engine) -> None:
+    """The cookie's token copied into an Authorization header is a 401, for a read and for a write."""
+    planned_day(engine)
+    client = client_for(engine)
+    sign_in(client, "dispatch")
+    copied = {"Authorization": f"Bearer {client.cookies[SESSION_COOKIE]}"}
+    bare = client_for(engine)
+    assert bare.get(f"/plans/{DAY.isoformat()}", headers=copied).status_code == 401
+    assert bare.post(f"/plans/{DAY.isoformat()}", headers=copied).status_code == 401
+
+
+def test_bearer_token_in_the_cookie_is_refused(engine: Engine) -> None:
+    """A 30-minute Bearer token put in the session cookie does not open the page (the page says: sign in)."""
+    planned_day(engine)
+    client = client_for(engine)
+    token = login(client, "alice")["Authorization"].removeprefix("Bearer ")
+    client.cookies.set(SESSION_COOKIE, token)
+    response = client.get(PAGE, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
 
 
 def test_today_redirects_to_todays_page_in_the_company_zone(engine: Engine) -> None:
@@ -142,6 +168,18 @@ def test_failures_past_the_account_limit_refuse_even_the_right_password(engine: 
     assert form.status_code == 429 and "Too many failed sign-ins" in form.text and "retry-after" in form.headers
 
 
+def test_failures_elsewhere_never_lock_a_medic_out(engine: Engine) -> None:
+    """Alice's name throttled from one address (limit 3) still signs in from her phone's address."""
+    planned_day(engine, plan=False)
+    app = throttled_app(engine, "3 per 15 minutes", "100 per 15 minutes")
+    attacker = TestClient(app, client=("203.0.113.9", 40000))
+    phone = TestClient(app, client=("198.51.100.7", 50000))
+    for _ in range(3):
+        assert attacker.post("/auth/token", json={"username": "alice", "password": "guess"}).status_code == 401
+    assert attacker.post("/auth/token", json={"username": "alice", "password": PASSWORD}).status_code == 429
+    assert phone.post("/auth/token", json={"username": "alice", "password": PASSWORD}).status_code == 200
+
+
 def test_failures_from_one_client_past_its_limit_refuse_every_account(engine: Engine) -> None:
     """4 failures from one address over two accounts (client limit 4): a third account is refused too."""
     planned_day(engine, plan=False)
@@ -163,7 +201,7 @@ def test_a_good_sign_in_clears_the_accounts_failures(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("login_failures_per_account", "often"), ("login_failures_per_client", "5 per fortnight-ish")],
+    [("login_failures_per_account_and_client", "often"), ("login_failures_per_client", "5 per fortnight-ish")],
 )
 def test_api_settings_reject_an_unreadable_limit(key: str, value: str) -> None:
     """A limit that is not like '5 per 15 minutes' is refused, naming the key."""

@@ -5,9 +5,10 @@ docs' Authorize button sends) and returns a short-lived bearer token. ``POST /au
 calling token.
 
 A phone's browser cannot send a Bearer header, so ``GET /login`` is a sign-in page: it posts to
-``POST /login``, which sets the token as an HttpOnly, SameSite=Strict cookie for ``[api]
-session_hours`` and sends the medic on to today's route page. The cookie only ever authenticates
-GET and HEAD requests (see :mod:`api.deps`), so no other site can make the phone write anything.
+``POST /login``, which sets a session token as an HttpOnly, SameSite=Lax cookie for ``[api]
+session_hours`` and sends the medic on to today's route page. A session token authenticates GET
+and HEAD requests from the cookie only, never from a Bearer header (see :mod:`api.deps`), so
+neither another site nor someone who copies the cookie can make a write with it.
 ``POST /logout`` ends that session.
 
 Every sign-in goes through :func:`sign_in`: throttled after too many failures (429 with
@@ -32,7 +33,14 @@ from sqlmodel import Session
 from api.deps import SESSION_COOKIE, UNAUTHENTICATED, CurrentUser, LoginThrottleDep, SessionDep, SettingsDep, TokenDep
 from api.models import TokenPublic, TokenRequest
 from api.throttle import LoginThrottle
-from dispatch.accounts import MAX_PASSWORD_LENGTH, IssuedToken, authenticate, find_token, revoke_token
+from dispatch.accounts import (
+    MAX_PASSWORD_LENGTH,
+    IssuedToken,
+    TokenKind,
+    authenticate,
+    find_token,
+    revoke_token,
+)
 from dispatch.audit import append_event
 from dispatch.config import Settings
 
@@ -84,11 +92,17 @@ def client_address(request: Request) -> str:
 
 
 def sign_in(
-    request: Request, session: Session, throttle: LoginThrottle, username: str, password: str, ttl: timedelta
+    request: Request,
+    session: Session,
+    throttle: LoginThrottle,
+    username: str,
+    password: str,
+    ttl: timedelta,
+    kind: TokenKind = TokenKind.BEARER,
 ) -> IssuedToken:
     """A token for good credentials; a 429 while throttled, a 401 for anything else. Every outcome is audited."""
     client = client_address(request)
-    wait = throttle.retry_after(username, client)
+    wait = throttle.attempt(username, client)
     if wait is not None:
         append_event(session, actor_user_id=None, action="login", resource="api_token", outcome="throttled")
         session.commit()
@@ -98,7 +112,7 @@ def sign_in(
             "too many failed sign-ins; try again later",
             headers={"Retry-After": str(wait)},
         )
-    issued = authenticate(session, username=username, password=password, ttl=ttl)
+    issued = authenticate(session, username=username, password=password, ttl=ttl, kind=kind)
     append_event(
         session,
         actor_user_id=issued.user_id if issued else None,
@@ -109,11 +123,11 @@ def sign_in(
     )
     session.commit()
     if issued is None:
-        throttle.failed(username, client)
+        throttle.failed(client)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "incorrect username or password", headers={"WWW-Authenticate": "Bearer"}
         )
-    throttle.succeeded(username)
+    throttle.succeeded(username, client)
     log.info("account %s signed in", issued.user_id)
     return issued
 
@@ -185,7 +199,7 @@ def login_form(
     """Sign in from the sign-in page: a session cookie, then today's route page."""
     ttl = timedelta(hours=settings.api.session_hours)
     try:
-        issued = sign_in(request, session, throttle, username, password, ttl)
+        issued = sign_in(request, session, throttle, username, password, ttl, TokenKind.SESSION)
     except HTTPException as refused:
         message = (
             "Too many failed sign-ins. Wait a few minutes and try again."
@@ -203,7 +217,9 @@ def login_form(
         max_age=int(ttl.total_seconds()),
         path="/",
         httponly=True,
-        samesite="strict",
+        # Lax, not Strict: a medic opening the route page from a text message stays signed in, and
+        # the cookie authenticates reads only, so a cross-site request can still make no write
+        samesite="lax",
         secure=settings.api.environment == "production",
     )
     return response
@@ -213,7 +229,7 @@ def login_form(
 def logout(request: Request, session: SessionDep) -> Response:
     """End this phone's session (the cookie's token is revoked) and go back to the sign-in page."""
     token = request.cookies.get(SESSION_COOKIE)
-    found = find_token(session, token) if token else None
+    found = find_token(session, token, kind=TokenKind.SESSION) if token else None
     if found is not None and token is not None:
         revoke_token(session, token)
         append_event(
@@ -226,7 +242,7 @@ def logout(request: Request, session: SessionDep) -> Response:
         )
         session.commit()
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
 
 
