@@ -1,8 +1,10 @@
 """A route sheet in three formats: JSON (Public model), a mobile HTML page, and iCalendar.
 
 Times are shown in the company's time zone. The page and the calendar carry no patient data
-in URLs. The calendar holds the schedule and the places but no patient names or phones: a
-calendar file tends to be synced to third-party clouds, so the page is where those are read.
+in URLs. The day's calendar download holds the schedule and the places but no patient names or
+phones: a calendar file tends to be synced to third-party clouds, so the page is where those are
+read. The subscribed feed holds less still (times and stop numbers only), since the calendar
+provider's servers fetch and keep it.
 """
 
 from __future__ import annotations
@@ -188,11 +190,18 @@ def sheet_calendar(sheet: RouteSheet, zone: ZoneInfo, page_url: str | None = Non
 
 
 def route_calendar(
-    sheets: list[RouteSheet], zone: ZoneInfo, name: str, page_url: Callable[[date], str | None]
+    sheets: list[RouteSheet],
+    zone: ZoneInfo,
+    name: str,
+    page_url: Callable[[date], str | None],
+    *,
+    places: bool = True,
 ) -> bytes:
     """One VEVENT per stop of every sheet, from the planned start to the end of service.
 
     DTSTAMP is the plan's publication; ``page_url(day)`` is the day's route page, linked from each event.
+    ``places=False`` leaves out the address, the coordinates and the services: a subscribed feed is
+    fetched and kept by the calendar provider's servers, not only by the medic's phone.
     """
     calendar = Calendar()
     calendar.add("prodid", "-//Dripline//Route sheet//EN")
@@ -204,27 +213,33 @@ def route_calendar(
     for sheet in sheets:
         url = page_url(sheet.day)
         for stop in sheet.stops:
-            calendar.add_component(_stop_event(sheet, stop, zone, url))
+            calendar.add_component(_stop_event(sheet, stop, zone, url, places))
     return calendar.to_ical()
 
 
-def _stop_event(sheet: RouteSheet, stop: SheetStop, zone: ZoneInfo, page_url: str | None) -> Event:
+def _stop_event(sheet: RouteSheet, stop: SheetStop, zone: ZoneInfo, page_url: str | None, places: bool) -> Event:
     event = Event()
     event.add("uid", stop_uid(sheet.day, sheet.plan_version, stop))
     event.add("dtstamp", sheet.published_at)
     event.add("dtstart", stop.start)
     event.add("dtend", stop.end)
-    services = ", ".join(sorted({p.service for p in stop.patients}))
-    event.add("summary", f"Stop {stop.sequence}: {services}")
-    event.add("location", stop.address)
-    event.add("geo", (stop.lat, stop.lon))
     people = len(stop.patients)
     lines = [
         f"Arrive {clock(stop.arrival, zone)}; "
         f"window {clock(stop.window_start, zone)} - {clock(stop.window_end, zone)}.",
-        f"{people} patient{'s' if people != 1 else ''}: names, phones and access notes are on the route page.",
-        f"Navigate: {navigate_url(stop.lat, stop.lon)}",
     ]
+    if places:
+        services = ", ".join(sorted({p.service for p in stop.patients}))
+        event.add("summary", f"Stop {stop.sequence}: {services}")
+        event.add("location", stop.address)
+        event.add("geo", (stop.lat, stop.lon))
+        lines += [
+            f"{people} patient{'s' if people != 1 else ''}: names, phones and access notes are on the route page.",
+            f"Navigate: {navigate_url(stop.lat, stop.lon)}",
+        ]
+    else:
+        event.add("summary", f"Dripline stop {stop.sequence}")
+        lines.append("The address, patients and services are on the route page (sign-in needed).")
     event.add("description", "\n".join(lines))
     if page_url:
         event.add("url", page_url)

@@ -9,8 +9,12 @@ statements for the whole batch) and commits once. A caller returns only after it
 committed, and sees the error if the batch failed, so nothing is disclosed unaudited.
 
 The thread starts on the first event and ends after ``idle_s`` without any, so an idle app (or
-a test's app) holds no thread. Writes that must commit together with an event (a dispatcher's
-edit and its record) do not come here: they append in their own transaction.
+a test's app) holds no thread. A caller waits ``timeout_s`` at most, longer than the database
+waits for its locks (SQLite's busy timeout is 30 s; on PostgreSQL the batch sets a lock timeout
+of half ``timeout_s``), so a batch has failed or committed by the time its callers give up.
+
+Writes that must commit together with an event (a dispatcher's edit and its record) do not come
+here: they append in their own transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -39,7 +44,7 @@ class _Pending:
 class AuditWriter:
     """Appends audit events for many threads, ``max_batch`` per transaction at most."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = 200, timeout_s: float = 30.0, idle_s: float = 2.0) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = 200, timeout_s: float = 60.0, idle_s: float = 2.0) -> None:
         if max_batch < 1 or timeout_s <= 0 or idle_s <= 0:
             raise ValueError("AuditWriter needs max_batch >= 1 and positive timeout_s and idle_s.")
         self.engine = engine
@@ -79,20 +84,36 @@ class AuditWriter:
             return self._thread is not None
 
     def _run(self) -> None:
-        while True:
+        batch: list[_Pending] = []
+        try:
+            while True:
+                with self._wake:
+                    if not self._queue:
+                        self._wake.wait(self.idle_s)
+                    if not self._queue:
+                        self._thread = None  # record() starts a new one under this same lock
+                        return
+                    batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+                self._commit(batch)
+                batch = []
+        except BaseException as error:  # never leave callers waiting on a dead thread
             with self._wake:
-                if not self._queue:
-                    self._wake.wait(self.idle_s)
-                if not self._queue:
-                    self._thread = None  # record() starts a new one under this same lock
-                    return
-                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-            self._commit(batch)
+                batch += list(self._queue)
+                self._queue.clear()
+                self._uncommitted -= len(batch)
+                self._thread = None
+            for pending in batch:
+                pending.error = error
+                pending.done.set()
+            raise
 
     def _commit(self, batch: list[_Pending]) -> None:
         error: BaseException | None = None
         try:
             with Session(self.engine) as session:
+                if self.engine.dialect.name == "postgresql":
+                    # fail the batch, rather than wait past the callers' patience, behind a held chain
+                    session.execute(text(f"SET LOCAL lock_timeout = '{int(self.timeout_s * 500)}ms'"))
                 append_events(session, [p.entry for p in batch])
                 session.commit()
             self.batches += 1

@@ -161,24 +161,55 @@ def _run_plan_job_process(url: str, job_id: str, settings: Settings) -> None:
         engine.dispose()
 
 
+def _fail_live_job(engine: Engine, job_id: str, detail: str) -> None:
+    """Record a job whose process ended without recording an outcome as failed, so the day is free again."""
+    try:
+        with session_scope(engine) as session:
+            session.exec(
+                update(PlanJob)
+                .where(col(PlanJob.id) == job_id)
+                .where(col(PlanJob.live_date).is_not(None))
+                .values(status=PlanJobStatus.FAILED, detail=detail, live_date=None, finished_at=now_utc())
+            )
+    except Exception as error:  # the row stays live until it is reclaimed as abandoned
+        log.error("plan job %s: could not record its failure: %s", job_id, type(error).__name__)
+
+
+def _watch(process: multiprocessing.process.BaseProcess, engine: Engine, job_id: str) -> None:
+    process.join()
+    if process.exitcode != 0:  # killed, or crashed before it could record an outcome
+        log.error("plan job %s: its process ended with exit code %s", job_id, process.exitcode)
+        _fail_live_job(engine, job_id, f"internal_error: the re-plan process ended with exit code {process.exitcode}")
+
+
 def start_plan_job(
     engine: Engine, *, job_id: str, settings: Settings, solver: Solver | None = None
 ) -> threading.Thread:
     """Start the job, and a daemon thread that waits for it (join the thread to wait for the job).
 
-    With the default solver the job runs in a spawned process of its own. A ``solver`` given here
-    (the tests' in-process solve) cannot be handed to another process, so that job runs in the thread.
+    With the default solver the job runs in a spawned process of its own; if that process cannot
+    start, or ends without recording an outcome, the job is recorded as failed. A ``solver`` given
+    here (the tests' in-process solve) cannot be handed to another process, so that job runs in the
+    thread.
     """
+    name = f"{THREAD_PREFIX}{job_id[:12]}"
     if solver is not None:
-        target, kwargs = run_plan_job, {"engine": engine, "job_id": job_id, "settings": settings, "solver": solver}
-    else:
-        url = engine.url.render_as_string(hide_password=False)
-        process = multiprocessing.get_context("spawn").Process(
-            target=_run_plan_job_process, args=(url, job_id, settings), name=f"{THREAD_PREFIX}{job_id[:12]}"
-        )
+        kwargs = {"engine": engine, "job_id": job_id, "settings": settings, "solver": solver}
+        thread = threading.Thread(target=run_plan_job, kwargs=kwargs, name=name, daemon=True)
+        thread.start()
+        return thread
+    url = engine.url.render_as_string(hide_password=False)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_run_plan_job_process, args=(url, job_id, settings), name=name
+    )
+    try:
         process.start()  # not a daemon: its own solve runs in a child process, which a daemon may not have
-        target, kwargs = process.join, {}
-    thread = threading.Thread(target=target, kwargs=kwargs, name=f"{THREAD_PREFIX}{job_id[:12]}", daemon=True)
+    except Exception as error:
+        log.error("plan job %s: could not start its process: %s", job_id, type(error).__name__)
+        _fail_live_job(engine, job_id, f"internal_error: could not start the re-plan process ({type(error).__name__})")
+        thread = threading.Thread(target=lambda: None, name=name, daemon=True)
+    else:
+        thread = threading.Thread(target=_watch, args=(process, engine, job_id), name=name, daemon=True)
     thread.start()
     return thread
 

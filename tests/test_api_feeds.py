@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,8 +41,9 @@ def feed_path(client: TestClient, headers: dict[str, str]) -> str:
     return str(body["url"]).removeprefix(str(client.base_url))
 
 
-def test_feed_holds_one_event_per_stop_without_names_or_phones(engine: Engine) -> None:
-    """The address alone (no header, no cookie) returns the medic's stops; no patient name or phone is in it."""
+def test_feed_holds_one_event_per_stop_with_times_only(engine: Engine) -> None:
+    """The address alone (no header, no cookie) returns the medic's stops: times and a page link, and no
+    patient name or phone, no address, coordinates or service (the calendar provider keeps the feed)."""
     world = planned_day(engine)
     client = client_on(engine)
     path = feed_path(client, login(client, "alice"))
@@ -52,10 +54,12 @@ def test_feed_holds_one_event_per_stop_without_names_or_phones(engine: Engine) -
     assert response.headers["cache-control"] == "no-store"
     events = Calendar.from_ical(response.content).walk("VEVENT")
     assert len(events) == len(sheet["stops"]) >= 1
-    names_and_phones = [
-        p[key] for stop in sheet["stops"] for p in stop["patients"] for key in ("display_name", "phone")
-    ]
-    assert not [s for s in names_and_phones if s in response.text]
+    assert sorted(str(e["summary"]) for e in events) == sorted(f"Dripline stop {s['sequence']}" for s in sheet["stops"])
+    assert all(str(e["url"]).endswith(f"/me/route-sheets/{DAY.isoformat()}/page") for e in events)
+    assert not [e for e in events if "location" in e or "geo" in e]
+    values = " ".join(str(e[key]) for e in events for key in ("summary", "description"))
+    services = {p["service"] for stop in sheet["stops"] for p in stop["patients"]}
+    assert not [secret for secret in [*world.secrets, *services] if secret in values]
     event = last_event(engine)
     assert (event.action, event.resource, event.actor_user_id) == ("read", "calendar_feed", world.users["alice"])
     assert {f"booking:{b}" for b in world.bookings} <= set(event.resource_ids)
@@ -64,9 +68,9 @@ def test_feed_holds_one_event_per_stop_without_names_or_phones(engine: Engine) -
 def test_feed_covers_yesterday_to_two_weeks_ahead(engine: Engine) -> None:
     """A plan 15 days ahead of 'today' is outside the feed; one day behind is inside."""
     planned_day(engine)
-    inside = client_on(engine, today=DAY.replace(day=DAY.day + 1))
+    inside = client_on(engine, today=DAY + timedelta(days=1))
     assert len(Calendar.from_ical(inside.get(feed_path(inside, login(inside, "alice"))).content).walk("VEVENT")) >= 1
-    far = client_on(engine, today=DAY.fromordinal(DAY.toordinal() - 15))
+    far = client_on(engine, today=DAY - timedelta(days=15))
     assert Calendar.from_ical(far.get(feed_path(far, login(far, "alice"))).content).walk("VEVENT") == []
 
 

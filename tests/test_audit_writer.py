@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from dispatch import audit_writer
 from dispatch.audit import AuditEntry, append_event, events, verify_chain
 from dispatch.audit_writer import AuditUnavailable, AuditWriter
 from dispatch.db import make_engine
@@ -86,3 +87,29 @@ def test_writer_rejects_bad_settings(engine: Engine) -> None:
         AuditWriter(engine, max_batch=0)
     with pytest.raises(ValueError, match="timeout_s"):
         AuditWriter(engine, timeout_s=0)
+
+
+def test_a_failed_batch_fails_its_callers_and_the_next_batch_keeps_the_chain(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch's append raises (injected: a database fault cannot be staged on demand); its caller
+    gets AuditUnavailable and nothing of it is stored; the next event commits and the chain verifies."""
+    real = audit_writer.append_events
+    calls = 0
+
+    def fail_once(session, entries):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        written = real(session, entries)
+        if calls == 1:
+            raise RuntimeError("disk full")  # after the rows and the head moved: the rollback must undo both
+        return written
+
+    monkeypatch.setattr(audit_writer, "append_events", fail_once)
+    writer = AuditWriter(engine)
+    with pytest.raises(AuditUnavailable):
+        writer.record(_read(1))
+    writer.record(_read(2))
+    with Session(engine) as session:
+        assert [e.resource_ids for e in events(session, resource="route_sheet")] == [["booking:2"]]
+        assert verify_chain(session) == []

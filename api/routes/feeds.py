@@ -3,7 +3,9 @@
 ``POST /me/calendar-feed`` gives the medic a new address (the old one stops working) and
 ``DELETE /me/calendar-feed`` ends it. ``GET /feeds/{token}/route.ics`` is that address: no header,
 no cookie, the token in the path is the credential (see :mod:`dispatch.calendar_feeds`). It holds
-the medic's published stops from yesterday to two weeks ahead. An unknown or revoked address is a
+the medic's published stops from yesterday to two weeks ahead: times, stop numbers and a link to
+the signed-in route page, but no address or service, because the calendar provider's servers are
+what fetch and keep it. An unknown or revoked address is a
 404 that says nothing more; every read is audited against the feed's owner.
 """
 
@@ -77,6 +79,7 @@ def read_calendar_feed(
         settings.zone,
         "Dripline route",
         lambda day: str(request.url_for("get_route_sheet_page", day=day.isoformat())),
+        places=False,
     )
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     fresh = not etag_matches(if_none_match, etag)
