@@ -100,10 +100,13 @@ def test_solve_plans_pass_the_checker_for_generated_problems(problem: Problem) -
         if item.reason is Reason.NO_SKILL:
             assert not any(visit.skills <= shift.skills for shift in problem.shifts)
         if item.reason is Reason.NOT_ENOUGH_STOCK:
+            # eligible: has the skills, is allowed, and may make at least one visit (max_visits 0 may not)
             eligible = [
                 s
                 for s in problem.shifts
-                if visit.skills <= s.skills and (visit.allowed_medics is None or s.medic_id in visit.allowed_medics)
+                if visit.skills <= s.skills
+                and (visit.allowed_medics is None or s.medic_id in visit.allowed_medics)
+                and s.max_visits != 0
             ]
             assert eligible
             assert not any(all(s.stock.get(k, 0) >= n for k, n in visit.demand.items()) for s in eligible)
