@@ -28,10 +28,9 @@ latency does not. With ``--think-ms`` the clients start at random moments within
 Target: p95 <= 100 ms and no errors.
 
 The solver settings are the bench's, not production's: ``--solver-seconds`` (60 by default) with
-``restart_share = 0`` and one worker. A 200-medic day needs that: its first-solution heuristic takes
-20 to 30 s on a small machine, and a solve cut off before it ends comes back with no routes at all
-(every visit dropped), which would publish an empty plan. The bench stops if the first plan has no
-routes.
+``restart_share = 0`` and one worker, so that the re-plan is busy for the whole load: a 200-medic
+day's first-solution heuristic takes 20 to 30 s on a small machine. (With a shorter limit the solver's
+first-plan grace still finds a plan.) The bench stops if the first plan has no routes.
 
 Only loopback addresses are used. The server, and anything it started, is stopped at the end.
 ``--db`` takes an empty database (its schema is migrated); by default a temporary SQLite file.

@@ -164,7 +164,7 @@ def plan_day(
     (None: the system, e.g. the scheduler or the CLI).
     """
     holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    hard_timeout = settings.solver.time_limit_s + HARD_TIMEOUT_GRACE_S
+    hard_timeout = settings.solver.longest_s + HARD_TIMEOUT_GRACE_S
     if not acquire_lease(engine, day, holder, timedelta(seconds=hard_timeout + 60)):
         log.info("plan %s: another re-plan holds the lease", day)
         return PlanOutcome("busy", day, detail="another re-plan of this day is running")

@@ -49,7 +49,7 @@ THREAD_PREFIX = "dripline-plan-job-"
 
 def job_stale_after(settings: Settings) -> timedelta:
     """Longer than any re-plan can take: the solver's limit, the hard-timeout grace, and loading the day."""
-    return timedelta(seconds=settings.solver.time_limit_s + HARD_TIMEOUT_GRACE_S + 300)
+    return timedelta(seconds=settings.solver.longest_s + HARD_TIMEOUT_GRACE_S + 300)
 
 
 def enqueue_plan_job(

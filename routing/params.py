@@ -49,6 +49,11 @@ class SolveParams:
     """
 
     time_limit_s: float = 10.0
+    #: while no plan at all has been found, the search may run this much past
+    #: time_limit_s, and stops at its first plan: the first-solution heuristic
+    #: alone can take longer than the limit on a large day (200 medics with
+    #: three breaks each: 20 to 30 s here), and a plan a little late beats none
+    first_plan_grace_s: float = 60.0
     #: a work limit (solutions found per search); with it, runs are repeatable
     solution_limit: int | None = None
     #: parallel searches; 0 means one per CPU core
@@ -82,6 +87,8 @@ class SolveParams:
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:
             raise ValueError(f"SolveParams time_limit_s must be positive, got {self.time_limit_s}.")
+        if not self.first_plan_grace_s >= 0:
+            raise ValueError(f"SolveParams first_plan_grace_s must not be negative, got {self.first_plan_grace_s}.")
         if self.solution_limit is not None and self.solution_limit < 1:
             raise ValueError(f"SolveParams solution_limit must be at least 1, got {self.solution_limit}.")
         if self.workers < 0:
@@ -109,6 +116,11 @@ class SolveParams:
             raise ValueError(
                 f"SolveParams guided_local_search_lambda must be positive, got {self.guided_local_search_lambda}."
             )
+
+    @property
+    def longest_s(self) -> float:
+        """The longest a solve can take: the time limit and the first-plan grace."""
+        return self.time_limit_s + self.first_plan_grace_s
 
     @property
     def worker_count(self) -> int:

@@ -325,12 +325,22 @@ def run_search(
     solution_limit: int | None,
     start_from: list[list[int]] | None = None,
     log: bool = False,
+    first_plan_only: bool = False,
 ) -> Found | None:
     """Build the model and search until ``deadline`` (a ``time.monotonic()``
     instant, the same clock in every process); ``start_from`` (routing indices
     per vehicle) seeds the search with a known plan instead of a first-solution
-    heuristic."""
+    heuristic. ``first_plan_only`` stops at the first plan that serves a visit
+    (a solution limit of 1 would stop at OR-Tools' plan that serves nothing)."""
     model = _Model(c)
+    if first_plan_only:
+        serves_nothing = sum(c.penalty)
+
+        def stop_when_something_is_served() -> None:
+            if model.routing.CostVar().Value() < serves_nothing:
+                model.routing.solver().FinishCurrentSearch()
+
+        model.routing.AddAtSolutionCallback(stop_when_something_is_served)
 
     def parameters(seconds: float) -> pywrapcp.DefaultRoutingSearchParameters:
         return model.search_parameters(job.strategy, job.metaheuristic, job.lam, seconds, solution_limit, log)
@@ -421,12 +431,17 @@ def _portfolio(c: Compiled, params: SolveParams, began: float) -> tuple[Found | 
         best: Found | None = None
         for future in futures:  # in submission order, so ties break the same way every time
             best = _better(best, future.result())
-        if best is None:
-            # Every first-solution heuristic failed (breaks can do this): give
-            # the rest of the time to the most forgiving strategy.
+        servable = any(c.allowed[node] for node in range(c.depot_count, len(c.allowed)))
+        if (best is None or not any(best.routes)) and servable:
+            # No first-solution heuristic finished (OR-Tools then returns its
+            # plan that serves nothing): on a large day, 200 medics with three
+            # breaks each, that alone can outlast the time limit. The most
+            # forgiving strategy gets the rest of the time and the first-plan
+            # grace, and stops at its first plan that serves: late beats none.
             rescue = SearchJob("LOCAL_CHEAPEST_INSERTION", params.metaheuristic, lam)
-            labels.append(rescue.label)
-            return run_search(c, rescue, max(finish, time.monotonic() + 1.0), params.solution_limit), labels
+            labels.append(f"{rescue.label} (first plan)")
+            deadline = max(finish + params.first_plan_grace_s, time.monotonic() + 1.0)
+            return run_search(c, rescue, deadline, params.solution_limit, first_plan_only=True), labels
         if params.restart_share > 0 and finish - time.monotonic() > 0.2:
             seed_routes = _indices(best)
             futures = [

@@ -6,12 +6,14 @@ kilometre per kilometre, so every figure below can be checked on paper.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import replace
 
 import pytest
 
 from routing import Break, Problem, Reason, Shift, SolveParams, UnservableVisitWarning, Visit
+from routing.solver import SearchJob, compile_problem, run_search
 from tests.conftest import QUICK, at, line_matrix, minutes, solve_checked, spot, window
 
 DAY = window("08:00", "17:00")
@@ -280,3 +282,24 @@ def test_solve_restarts_from_the_best_when_time_allows() -> None:
     problem = Problem([visit("v", 1)], [shift("m", 0)], line_matrix([0, 1]))
     result = solve_checked(problem, SolveParams(time_limit_s=1.5, workers=2))
     assert result.searches[-1] == "2 restart(s) from the best"
+
+
+def test_first_plan_only_search_returns_a_plan_that_serves() -> None:
+    """The rescue search (used when no first-solution heuristic finished in time) stops at a plan that
+    serves visits, not at OR-Tools' plan that serves none; the plan passes the checker."""
+    problem = Problem(
+        [visit("w1", 2, "09:00", "09:30"), visit("e1", 4, "09:00", "09:30")],
+        [shift("west", 0), shift("east", 1)],
+        line_matrix([0, 10, 1, 8]),
+    )
+    params = replace(QUICK, workers=1)
+    compiled = compile_problem(problem, params)
+    found = run_search(
+        compiled,
+        SearchJob("LOCAL_CHEAPEST_INSERTION", params.metaheuristic, params.guided_local_search_lambda),
+        deadline=time.monotonic() + 60,  # were the stop broken, this test would take a minute
+        solution_limit=None,
+        first_plan_only=True,
+    )
+    assert found is not None
+    assert sum(len(route) for route in found.routes) >= 1
