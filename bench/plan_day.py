@@ -6,7 +6,7 @@ Each run builds a fresh SQLite database (or uses $DRIPLINE_TEST_POSTGRES_URL's
 server with --postgres), fills it with :mod:`dispatch.demo`'s generated day,
 and times ``plan_day``: load and matrix, solve (child process, default solver
 settings from config.toml), check, store the draft, publish. Prints each run
-and the median of each stage.
+and the median of each stage, and how many stops were planned and bookings left unassigned.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ import time
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import func
+from sqlmodel import Session, select
+
 from dispatch.config import Settings
 from dispatch.db import make_engine, migrate, session_scope
 from dispatch.demo import seed_demo_day
+from dispatch.models import PlanStop, PlanUnassigned
 from dispatch.planning import plan_day
 
 STAGES = ("load_and_matrix_s", "solve_s", "check_s", "store_draft_s", "publish_s")
@@ -46,13 +50,16 @@ def main(argv: list[str] | None = None) -> None:
             began = time.perf_counter()
             outcome = plan_day(engine, day, settings)
             total = time.perf_counter() - began
+            with Session(engine) as session:
+                stops = session.exec(select(func.count()).where(PlanStop.plan_id == outcome.plan_id)).one()
+                left = session.exec(select(func.count()).where(PlanUnassigned.plan_id == outcome.plan_id)).one()
             engine.dispose()
         timings = {**outcome.timings, "total_s": total}
         rows.append(timings)
         print(
             f"{run + 1:>3} "
             + " ".join(f"{timings.get(s, float('nan')):>15.2f}" for s in STAGES)
-            + f" {total:>8.2f}  {outcome.status} v{outcome.version}"
+            + f" {total:>8.2f}  {outcome.status} v{outcome.version}: {stops} stops, {left} unassigned"
         )
     medians = {s: statistics.median(r.get(s, float("nan")) for r in rows) for s in (*STAGES, "total_s")}
     print("med " + " ".join(f"{medians[s]:>15.2f}" for s in STAGES) + f" {medians['total_s']:>8.2f}")
