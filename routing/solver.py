@@ -442,6 +442,8 @@ def _portfolio(c: Compiled, params: SolveParams, began: float) -> tuple[Found | 
             labels.append(f"{rescue.label} (first plan)")
             deadline = max(finish + params.first_plan_grace_s, time.monotonic() + 1.0)
             return run_search(c, rescue, deadline, params.solution_limit, first_plan_only=True), labels
+        if best is None:  # nothing servable, and no search returned even the empty plan
+            return None, labels
         if params.restart_share > 0 and finish - time.monotonic() > 0.2:
             seed_routes = _indices(best)
             futures = [
