@@ -19,8 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
+from sqlmodel import Session
 
 from api.models import BreakPublic, RouteSheetPublic, SheetPatientPublic, SheetStopPublic
+from dispatch.audit import AuditEntry
+from dispatch.audit_writer import AuditWriter
 from dispatch.sheets import RouteSheet, SheetStop
 
 #: bump when a format's rendering changes, so clients' ETags stop matching
@@ -77,6 +80,28 @@ def audit_ids(sheet: RouteSheet) -> list[int | str]:
         *(f"booking:{b}" for b in bookings),
         *(f"patient:{p}" for p in patients),
     ]
+
+
+def audited_read(
+    session: Session,
+    writer: AuditWriter,
+    actor_user_id: int | None,
+    sheet: RouteSheet,
+    fmt: str,
+    zone: ZoneInfo,
+    if_none_match: str | None,
+) -> tuple[str, bool]:
+    """Audit a read of ``sheet``: its ETag, and whether to send it (False: the client has it, answer 304).
+
+    The read is on record (ok or not_modified) before this returns. The session's reads are over by
+    now, so its transaction ends first: the connection goes back to the pool during the wait.
+    """
+    session.commit()
+    etag = sheet_etag(sheet, fmt, zone)
+    fresh = not etag_matches(if_none_match, etag)
+    outcome = "ok" if fresh else "not_modified"
+    writer.record(AuditEntry(actor_user_id, "read", "route_sheet", audit_ids(sheet), outcome))
+    return etag, fresh
 
 
 # --------------------------------------------------------------------- JSON

@@ -22,15 +22,12 @@ from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, Toda
 from api.models import RouteSheetPublic
 from api.sheet_views import (
     PAGE_CSP,
-    audit_ids,
-    etag_matches,
+    audited_read,
     page_context,
     sheet_calendar,
-    sheet_etag,
     sheet_public,
 )
 from dispatch.accounts import User
-from dispatch.audit import AuditEntry
 from dispatch.audit_writer import AuditWriter
 from dispatch.sheets import RouteSheet, route_sheets
 
@@ -60,7 +57,6 @@ def _own_sheet(request: Request, session: Session, medic: User, day: date) -> Ro
             outcome="not_found",
         )
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no route sheet", headers=_no_store())
-    session.commit()  # the reads are done: release the connection before waiting on the audit writer
     return sheets[0]
 
 
@@ -76,9 +72,7 @@ def _serve(
 ) -> tuple[RouteSheet, str] | Response:
     """Load, audit, and answer 304 when the client already has this sheet in this format."""
     sheet = _own_sheet(request, session, medic, day)
-    etag = sheet_etag(sheet, fmt, zone)
-    fresh = not etag_matches(if_none_match, etag)
-    writer.record(AuditEntry(medic.id, "read", "route_sheet", audit_ids(sheet), "ok" if fresh else "not_modified"))
+    etag, fresh = audited_read(session, writer, medic.id, sheet, fmt, zone, if_none_match)
     if not fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_no_store({"ETag": etag}))
     return sheet, etag

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Header, Response, status
 
 from api.deps import AuditWriterDep, DispatcherUser, PathId, RequireDispatcher, SessionDep, SettingsDep
 from api.models import RouteSheetPublic
-from api.sheet_views import audit_ids, etag_matches, sheet_etag, sheet_public
-from dispatch.audit import AuditEntry
+from api.sheet_views import audited_read, sheet_public
 from dispatch.sheets import route_sheets
 from dispatch.validation import NotFound
 
@@ -40,11 +39,8 @@ def read_route_sheet(
     sheets = route_sheets(session, day, medic_id)
     if not sheets:
         raise NotFound("route sheet")
-    session.commit()  # the reads are done: release the connection before waiting on the audit writer
     sheet = sheets[0]
-    etag = sheet_etag(sheet, "json", settings.zone)
-    fresh = not etag_matches(if_none_match, etag)
-    writer.record(AuditEntry(user.id, "read", "route_sheet", audit_ids(sheet), "ok" if fresh else "not_modified"))
+    etag, fresh = audited_read(session, writer, user.id, sheet, "json", settings.zone, if_none_match)
     headers = {"Cache-Control": "no-store", "ETag": etag}
     if not fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
