@@ -65,6 +65,7 @@ from sqlmodel import Session, col, select
 from dispatch.accounts import AccountRole, create_user
 from dispatch.catalogue import seed_services
 from dispatch.db import make_engine, migrate, session_scope
+from dispatch.demo.areas import AREAS, DENVER, Area, point_in
 from dispatch.models import (
     Booking,
     BookingPatient,
@@ -78,7 +79,6 @@ from dispatch.models import (
     Service,
     ShiftRow,
 )
-from dispatch.sample_day import AREAS, DENVER, Area, point_in
 
 PASSWORD = "bench load password 1"
 TARGET_P95_MS = 100.0

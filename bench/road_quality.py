@@ -6,7 +6,7 @@
    median of OSRM road distance / great-circle distance and the speed the median of OSRM distance / OSRM duration.
 2. Generate a day in the extract's box: ``--visits`` visits (30, 45 or 60 min of service, 5 min to set up, a 2 h
    window starting between 08:00 and 15:00) and ``--medics`` shifts of 08:00 to 17:00 from homes in the box. The
-   Denver day of dispatch/sample_day.py does not fit a Baltimore graph, so this one is made here, from routing's
+   Denver day of dispatch/demo/day.py does not fit a Baltimore graph, so this one is made here, from routing's
    model alone.
 3. Plan it on the tuned haversine times, then re-time the same routes with OSRM's durations: each medic leaves home
    at the planned departure and drives on as soon as a service ends, waiting when early; a stop is late when its

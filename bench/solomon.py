@@ -296,7 +296,7 @@ def timed(solver: SolverFn, instance: SolomonInstance, time_limit: float, bks: f
 
 def solve_dripline(instance: SolomonInstance, time_limit: float) -> tuple[Routes, dict[str, Any]]:
     """Dripline on the scaled instance, distance-only objective."""
-    from routing.solver import solve
+    from routing.search import solve
 
     params = SolveParams(time_limit_s=time_limit, balance_cost=0, preference_cost=0)
     result = solve(to_problem(instance), params)

@@ -166,6 +166,9 @@ class Booking(SQLModel, table=True):
     service_date: date = Field(index=True)
     window_start: datetime = utc_column()
     window_end: datetime = utc_column()
+    #: a second window the patient also accepts ("this morning, or else after five"); both or neither
+    alt_window_start: datetime | None = utc_column(nullable=True)
+    alt_window_end: datetime | None = utc_column(nullable=True)
     preferred_medic_id: int | None = Field(default=None, foreign_key="medic.id")
     status: BookingStatus = BookingStatus.REQUESTED
     priority: int = 1

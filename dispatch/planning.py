@@ -37,7 +37,7 @@ from dispatch.config import Settings
 from dispatch.db import session_scope
 from dispatch.models import Plan, PlanLease, PlanRoute, PlanStatus, PlanStop, PlanUnassigned, now_utc
 from dispatch.translate import DayInput, build_day, result_rows
-from routing import Problem, Reason, Result, SolveParams, solve
+from routing import Problem, Result, SolveParams, solve
 from routing.check import check
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def _plan_under_lease(
         if violations:
             rules = sorted({v.rule for v in violations})
             raise PlanningFailure("checker_rejected", f"{len(violations)} violation(s) of {', '.join(rules)}")
-        if not result.routes and any(u.reason is Reason.CROWDED_OUT for u in result.unassigned):
+        if not result.routes and any(u.reason.feasible_alone for u in result.unassigned):
             # Visits that one medic could serve alone, and yet nobody serves any:
             # the search was cut off before a first plan. Publishing that would
             # replace every medic's sheet with nothing.

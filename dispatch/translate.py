@@ -76,6 +76,14 @@ def visit_key(booking_id: int, part: int) -> str:
     return f"b{booking_id}p{part}"
 
 
+def booking_windows(booking: Booking) -> tuple[TimeWindow, ...]:
+    """The arrival windows a booking accepts: its window, and its second one if it has one."""
+    windows = [TimeWindow(booking.window_start, booking.window_end)]
+    if booking.alt_window_start is not None and booking.alt_window_end is not None:
+        windows.append(TimeWindow(booking.alt_window_start, booking.alt_window_end))
+    return tuple(windows)
+
+
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), zone)
     return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
@@ -150,7 +158,7 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
                     location=Location(place.lat, place.lon),
                     service=timedelta(minutes=timing.service_minutes),
                     setup=timedelta(minutes=timing.setup_minutes),
-                    windows=(TimeWindow(booking.window_start, booking.window_end),),
+                    windows=booking_windows(booking),
                     demand=dict(demand),
                     priority=max(1, min(10, booking.priority)),
                     allowed_medics=allowed,

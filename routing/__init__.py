@@ -10,7 +10,7 @@ from routing.model import Break, Location, Problem, Shift, TimeWindow, Unservabl
 from routing.osrm import CachedTravel, OsrmHttpTravel, OsrmLocalTravel, RoadTravelError
 from routing.params import SolveParams
 from routing.result import Kpis, PlacedBreak, Reason, Result, Route, Stop, Unassigned
-from routing.solver import solve
+from routing.search import solve
 
 __all__ = [
     "Break",

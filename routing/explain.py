@@ -1,74 +1,59 @@
-"""Why a visit could not be placed, in terms a dispatcher can act on.
+"""Why a visit could not be placed, in terms a dispatcher can act on, and true.
 
-The same single-visit test decides which medics the solver may even try for a
-visit (:func:`servable_by`), so a visit the solver never considered and a visit
-it considered and left out get consistent reasons.
+First the reasons that hold whatever the plan: nobody with the skills, nobody allowed,
+not enough stock, every window outside the shifts, too far to reach (these use the
+single-visit test of :mod:`routing.feasibility`, which also decides whom the solver may
+try). A visit that some medic could serve on a day of their own is then checked against
+the plan itself (:class:`Placed`):
+
+* ``search_time``: it fits into some eligible medic's day as planned; the search ran
+  out of time before it could place it;
+* ``crowded_out``: it would fit if visits of higher priority were taken off some
+  eligible medic's day: they displaced it;
+* ``no_room``: no eligible medic's day has room for it in its window(s).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from routing.model import Problem, Shift, Visit, seconds_between, utc
+from routing.compiled import Compiled
+from routing.feasibility import carries_enough, earliest_start_alone, may_serve, overlaps_shift
+from routing.model import Problem, Visit
+from routing.repair import Repair
 from routing.result import Reason, Unassigned
 
 
-def may_serve(visit: Visit, shift: Shift) -> bool:
-    """Skills and the hard list of allowed medics, ignoring time and stock."""
-    if not visit.skills <= shift.skills:
-        return False
-    if visit.allowed_medics is not None and shift.medic_id not in visit.allowed_medics:
-        return False
-    return shift.max_visits != 0
+@dataclass(frozen=True)
+class Placed:
+    """The plan the reasons are checked against: compiled nodes per vehicle, and
+    whether filling it ran out of time."""
+
+    c: Compiled
+    routes: Sequence[Sequence[int]]
+    unfinished: bool = False
 
 
-def carries_enough(visit: Visit, shift: Shift) -> bool:
-    return all(shift.stock.get(kind, 0) >= amount for kind, amount in visit.demand.items())
-
-
-def overlaps_shift(visit: Visit, shift: Shift) -> bool:
-    """Some window of the visit lets the service start inside the shift."""
-    return any(utc(w.end) >= utc(shift.window.start) and utc(w.start) <= utc(shift.latest_end) for w in visit.windows)
-
-
-def earliest_start_alone(problem: Problem, visit: Visit, shift: Shift) -> int | None:
-    """Seconds from the origin at which ``shift`` could start ``visit`` if it had
-    nothing else to do (leave home at the shift start, drive, set up, wait for a
-    window, serve, drive home by the hard end), or None if it never could.
-    Breaks are not taken into account."""
-    origin = problem.origin
-    durations = problem.matrix.durations
-    home = problem.location_index(shift.start_location)
-    here = problem.location_index(visit.location)
-    back = problem.location_index(shift.end_location)
-    setup = visit.setup.total_seconds() if here != home else 0
-    ready = seconds_between(origin, shift.window.start) + int(durations[home, here]) + int(setup)
-    latest_home = seconds_between(origin, shift.latest_end)
-    service = int(visit.service.total_seconds())
-    for window in visit.windows:
-        start = max(ready, seconds_between(origin, window.start))
-        if start <= seconds_between(origin, window.end) and start + service + int(durations[here, back]) <= latest_home:
-            return start
-    return None
-
-
-def servable_by(problem: Problem, visit: Visit) -> list[Shift]:
-    """The shifts that could serve ``visit`` on a route of its own."""
-    return [
-        shift
-        for shift in problem.shifts
-        if may_serve(visit, shift)
-        and carries_enough(visit, shift)
-        and earliest_start_alone(problem, visit, shift) is not None
-    ]
-
-
-def explain(problem: Problem, visit_ids: Iterable[str]) -> tuple[Unassigned, ...]:
+def explain(problem: Problem, visit_ids: Iterable[str], placed: Placed | None = None) -> tuple[Unassigned, ...]:
     """A reason for each visit left out of a plan, most fundamental first."""
-    return tuple(_explain_one(problem, problem.visit(visit_id)) for visit_id in visit_ids)
+    context = _Context(problem, placed) if placed is not None else None
+    return tuple(_explain_one(problem, problem.visit(visit_id), context) for visit_id in visit_ids)
 
 
-def _explain_one(problem: Problem, visit: Visit) -> Unassigned:
+class _Context:
+    def __init__(self, problem: Problem, placed: Placed) -> None:
+        self.placed = placed
+        self.repair = Repair(placed.c)
+        c = placed.c
+        # a visit no medic could serve alone has no node (the static reasons cover it)
+        self.node_of = {problem.visits[c.visit_of_node[n]].id: n for n in range(c.depot_count, len(c.node_location))}
+
+    def medic(self, problem: Problem, vehicle: int) -> str:
+        return problem.shifts[vehicle].medic_id
+
+
+def _explain_one(problem: Problem, visit: Visit, context: _Context | None) -> Unassigned:
     def left_out(reason: Reason, detail: str) -> Unassigned:
         return Unassigned(visit.id, reason, detail)
 
@@ -92,4 +77,45 @@ def _explain_one(problem: Problem, visit: Visit) -> Unassigned:
             Reason.UNREACHABLE,
             "no eligible medic can drive there, serve it inside a window and get home by the end of the shift",
         )
-    return left_out(Reason.CROWDED_OUT, "feasible on its own, but displaced by higher-priority work in this plan")
+    if context is None:  # no plan placed it: it fits into an empty day
+        return left_out(Reason.SEARCH_TIME, "feasible on its own; no plan placed it before the search ended")
+    return _against_the_plan(problem, visit, context)
+
+
+def _against_the_plan(problem: Problem, visit: Visit, context: _Context) -> Unassigned:
+    c, routes, repair = context.placed.c, context.placed.routes, context.repair
+    node = context.node_of[visit.id]
+    able = c.allowed[node]
+    alone = [v for v in able if repair.timer.feasible(v, [node])]
+    if not alone:
+        return Unassigned(
+            visit.id,
+            Reason.UNREACHABLE,
+            "no eligible medic can serve it inside a window and still take the shift's breaks",
+        )
+    fits = [v for v in able if repair.cheapest_place(v, routes[v], node) is not None]
+    if fits:
+        return Unassigned(
+            visit.id,
+            Reason.SEARCH_TIME,
+            f"it fits into the day of medic {context.medic(problem, fits[0])} as planned; "
+            "the search ran out of time before placing it",
+        )
+    penalty = c.penalty[node]
+    for vehicle in able:
+        higher = [n for n in routes[vehicle] if c.penalty[n] > penalty]
+        if not higher:
+            continue
+        rest = [n for n in routes[vehicle] if c.penalty[n] <= penalty]
+        if repair.cheapest_place(vehicle, rest, node) is not None:
+            return Unassigned(
+                visit.id,
+                Reason.CROWDED_OUT,
+                f"displaced by {len(higher)} higher-priority visit(s) on the day of medic "
+                f"{context.medic(problem, vehicle)}",
+            )
+    return Unassigned(
+        visit.id,
+        Reason.NO_ROOM,
+        f"no eligible medic had room for it in its window(s): the days of all {len(able)} are full",
+    )

@@ -33,6 +33,7 @@ FIRST_SOLUTION_STRATEGIES = frozenset(
         "FIRST_UNBOUND_MIN_VALUE",
     }
 )
+SEEDERS = frozenset({"vroom", "pyvrp"})
 METAHEURISTICS = frozenset(
     {"AUTOMATIC", "GREEDY_DESCENT", "GUIDED_LOCAL_SEARCH", "SIMULATED_ANNEALING", "TABU_SEARCH", "GENERIC_TABU_SEARCH"}
 )
@@ -58,7 +59,24 @@ class SolveParams:
     solution_limit: int | None = None
     #: parallel searches; 0 means one per CPU core
     workers: int = 0
-    #: the first-solution strategy of each parallel search, in turn
+    #: the searches that seed OR-Tools, one per worker (workers beyond them run
+    #: OR-Tools' own first-solution searches): "vroom" on the problem as it
+    #: stands, "pyvrp" on a break-free relaxation (bench/day_vs_peers.py)
+    seeders: tuple[str, ...] = ("vroom", "pyvrp")
+    #: share of the time the seeds get; OR-Tools restores and polishes in the rest
+    seed_share: float = 0.6
+    #: VROOM's exploration level (1 to 5)
+    vroom_exploration: int = 5
+    #: PyVRP's relaxation moves each shift's ends earlier by this share of its breaks
+    pyvrp_break_share: float = 1.0
+    #: PyVRP's work limit (iterations) when solution_limit makes runs repeatable
+    pyvrp_iterations: int = 2000
+    #: share of the time after the seeds given to ruin and recreate (routing/lns.py);
+    #: OR-Tools' guided local search polishes in the rest
+    lns_share: float = 0.6
+    #: ruin-and-recreate moves per worker when solution_limit makes runs repeatable
+    lns_moves: int = 200
+    #: the first-solution strategy of each OR-Tools search, in turn
     first_solution_strategies: tuple[str, ...] = (
         "PARALLEL_CHEAPEST_INSERTION",
         "LOCAL_CHEAPEST_INSERTION",
@@ -68,9 +86,6 @@ class SolveParams:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     #: 0.3 beat OR-Tools' default 0.1 on the hardest Solomon instances (bench/solomon.py)
     guided_local_search_lambda: float = 0.3
-    #: share of the time spent in the second round, which restarts every
-    #: search from the best plan of the first, diverse round
-    restart_share: float = 0.5
     #: seeds the order of the portfolio and the generators; the OR-Tools
     #: search itself is deterministic under a solution limit
     seed: int = 0
@@ -107,8 +122,23 @@ class SolveParams:
             raise ValueError(
                 f"SolveParams metaheuristic {self.metaheuristic!r} is unknown; choose from {sorted(METAHEURISTICS)}."
             )
-        if not 0.0 <= self.restart_share < 1.0:
-            raise ValueError(f"SolveParams restart_share must lie in [0, 1), got {self.restart_share}.")
+        seeders = tuple(self.seeders)
+        for name in seeders:
+            if name not in SEEDERS:
+                raise ValueError(f"SolveParams seeders holds unknown seeder {name!r}; choose from {sorted(SEEDERS)}.")
+        object.__setattr__(self, "seeders", seeders)
+        if not 0.0 < self.seed_share < 1.0:
+            raise ValueError(f"SolveParams seed_share must lie strictly between 0 and 1, got {self.seed_share}.")
+        if not 1 <= self.vroom_exploration <= 5:
+            raise ValueError(f"SolveParams vroom_exploration must be 1 to 5, got {self.vroom_exploration}.")
+        if not 0.0 <= self.pyvrp_break_share <= 1.0:
+            raise ValueError(f"SolveParams pyvrp_break_share must lie in [0, 1], got {self.pyvrp_break_share}.")
+        if not 0.0 <= self.lns_share < 1.0:
+            raise ValueError(f"SolveParams lns_share must lie in [0, 1), got {self.lns_share}.")
+        if self.lns_moves < 0:
+            raise ValueError(f"SolveParams lns_moves must not be negative, got {self.lns_moves}.")
+        if self.pyvrp_iterations < 1:
+            raise ValueError(f"SolveParams pyvrp_iterations must be at least 1, got {self.pyvrp_iterations}.")
         for name in ("unassigned_penalty", "optional_penalty", "preference_cost", "balance_cost"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SolveParams {name} must not be negative, got {getattr(self, name)}.")
@@ -137,8 +167,9 @@ class SolveParams:
         values = dict(table)
         for key, value in values.items():
             _require_type(key, value, getattr(defaults, key))
-        if "first_solution_strategies" in values:
-            values["first_solution_strategies"] = tuple(values["first_solution_strategies"])
+        for key in ("first_solution_strategies", "seeders"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
 
     @classmethod

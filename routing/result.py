@@ -21,8 +21,17 @@ class Reason(StrEnum):
     """Every window of the visit falls outside every eligible shift."""
     UNREACHABLE = "unreachable"
     """An eligible medic could not reach it in time even with nothing else to do."""
+    NO_ROOM = "no_room"
+    """Feasible alone, but no eligible medic's day in this plan has room for it in its windows."""
     CROWDED_OUT = "crowded_out"
-    """Feasible alone, but left out of this plan for higher-priority work."""
+    """Feasible alone, and it would fit if higher-priority visits were taken off an eligible medic's day."""
+    SEARCH_TIME = "search_time"
+    """It fits into an eligible medic's day as planned: the search ran out of time before placing it."""
+
+    @property
+    def feasible_alone(self) -> bool:
+        """Some medic could serve the visit on a day of its own: the plan, not the visit, left it out."""
+        return self in (Reason.NO_ROOM, Reason.CROWDED_OUT, Reason.SEARCH_TIME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +122,6 @@ class Result:
         for route in self.routes:
             total = total + route.kpis
         return total
-
-    def route_of(self, medic_id: str) -> Route | None:
-        return next((r for r in self.routes if r.medic_id == medic_id), None)
-
-    def is_complete(self) -> bool:
-        """True when no visit was left out."""
-        return not self.unassigned
 
     def summary(self) -> str:
         """A plain-text table: one line per route, then totals and the unassigned."""

@@ -21,7 +21,7 @@ from routing.check import check
 DENVER = ZoneInfo("America/Denver")
 
 #: small, repeatable searches: one process, a work limit instead of a clock
-QUICK = SolveParams(workers=1, solution_limit=200, restart_share=0.0, time_limit_s=1.0)
+QUICK = SolveParams(workers=1, solution_limit=200, lns_moves=50, pyvrp_iterations=300, time_limit_s=1.0)
 
 
 def at(hhmm: str, day: int = 2) -> datetime:

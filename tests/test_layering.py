@@ -1,7 +1,8 @@
 """Architecture rules, read from the source with ast (nothing is imported).
 
 * routing/ is pure: it imports no database, web framework, scheduler, nor the layers above it.
-* Exactly one module imports ortools, and it is routing/solver.py (the bench may import pyvrp and vroom).
+* Exactly one module imports ortools, and it is routing/solver.py; one imports pyvrp and one vroom
+  (routing/pyvrp_seed.py, routing/vroom_seed.py), besides the benchmarks.
 * dispatch/ does not import api/.
 
 Every import counts: module level, inside functions, under ``if TYPE_CHECKING:``, and
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_ROUTING = frozenset({"sqlmodel", "sqlalchemy", "fastapi", "apscheduler", "starlette", "dispatch", "api"})
@@ -122,6 +125,21 @@ def test_confine_ortools_import_to_solver() -> None:
     assert list(importers) == ["routing/solver.py"], (
         f"only routing/solver.py may import ortools; importers are {sorted(importers)}:\n{details}"
     )
+
+
+@pytest.mark.parametrize(("library", "home"), [("pyvrp", "routing/pyvrp_seed.py"), ("vroom", "routing/vroom_seed.py")])
+def test_confine_seed_search_imports_to_their_modules(library: str, home: str) -> None:
+    """Outside the benchmarks, one module imports each seed search (PyVRP, VROOM): its adapter in routing/."""
+    importers = sorted(
+        {
+            path.relative_to(ROOT).as_posix()
+            for path in project_files()
+            if not path.relative_to(ROOT).as_posix().startswith("bench/")
+            for _, name in imports_of(path)
+            if top_level(name) == library
+        }
+    )
+    assert importers == [home], f"only {home} may import {library}; importers are {importers}"
 
 
 def test_keep_dispatch_free_of_api_imports() -> None:

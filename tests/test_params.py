@@ -111,11 +111,36 @@ def test_reject_params_zero_solution_limit() -> None:
         SolveParams(solution_limit=0)
 
 
+@pytest.mark.parametrize("share", [0.0, 1.0, -0.1])
+def test_reject_params_seed_share_outside_unit_interval(share: float) -> None:
+    """seed_share outside (0, 1) raises ValueError naming seed_share."""
+    with pytest.raises(ValueError, match=r"SolveParams seed_share must lie strictly between 0 and 1"):
+        SolveParams(seed_share=share)
+
+
 @pytest.mark.parametrize("share", [1.0, -0.1])
-def test_reject_params_restart_share_outside_unit_interval(share: float) -> None:
-    """restart_share outside [0, 1) raises ValueError naming restart_share."""
-    with pytest.raises(ValueError, match=r"SolveParams restart_share must lie in \[0, 1\)"):
-        SolveParams(restart_share=share)
+def test_reject_params_lns_share_outside_unit_interval(share: float) -> None:
+    """lns_share outside [0, 1) raises ValueError naming lns_share."""
+    with pytest.raises(ValueError, match=r"SolveParams lns_share must lie in \[0, 1\)"):
+        SolveParams(lns_share=share)
+
+
+def test_reject_params_unknown_seeder() -> None:
+    """A seeder that does not exist raises ValueError naming it and the known ones."""
+    with pytest.raises(ValueError, match=r"unknown seeder 'jsprit'; choose from \['pyvrp', 'vroom'\]"):
+        SolveParams.from_mapping({"seeders": ["vroom", "jsprit"]})
+
+
+def test_load_params_no_seeders_means_ortools_alone() -> None:
+    """An empty seeder list is allowed (OR-Tools then searches alone) and comes back as a tuple."""
+    assert SolveParams.from_mapping({"seeders": []}).seeders == ()
+
+
+@pytest.mark.parametrize("level", [0, 6])
+def test_reject_params_vroom_exploration_out_of_range(level: int) -> None:
+    """VROOM knows exploration levels 1 to 5 only."""
+    with pytest.raises(ValueError, match=r"SolveParams vroom_exploration must be 1 to 5"):
+        SolveParams(vroom_exploration=level)
 
 
 @pytest.mark.parametrize("name", WEIGHTS)

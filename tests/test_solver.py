@@ -12,8 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from routing import Break, Problem, Reason, Shift, SolveParams, UnservableVisitWarning, Visit
-from routing.solver import SearchJob, compile_problem, run_search
+from routing import Break, Problem, Reason, Shift, UnservableVisitWarning, Visit
+from routing.compiled import compile_problem
+from routing.solver import SearchJob, run_search
 from tests.conftest import QUICK, at, line_matrix, minutes, solve_checked, spot, window
 
 DAY = window("08:00", "17:00")
@@ -251,7 +252,8 @@ def test_solve_returns_a_plan_even_when_nothing_fits() -> None:
     )
     result = solve_checked(problem)
     assert len(result.routes[0].stops) == 2  # 08:01-11:01, 11:01-14:01; a third would end 17:01
-    assert {u.reason for u in result.unassigned} == {Reason.CROWDED_OUT}
+    # every visit has the same priority, so none was displaced by higher-priority work: the day is full
+    assert {u.reason for u in result.unassigned} == {Reason.NO_ROOM}
 
 
 def test_solve_with_no_medics_leaves_everything_unassigned() -> None:
@@ -271,17 +273,36 @@ def test_solve_repeats_exactly_with_the_same_seed_and_work_limit() -> None:
         line_matrix([0, 3, 7, 12, 18, 25, 31, 40]),
     )
     # a generous clock, so that the work limit is what stops every search
-    params = replace(QUICK, workers=2, restart_share=0.5, solution_limit=300, seed=3, time_limit_s=60.0)
+    params = replace(QUICK, workers=2, solution_limit=300, seed=3, time_limit_s=60.0)
     first, second = solve_checked(problem, params), solve_checked(problem, params)
     assert first.routes == second.routes
     assert first.objective == second.objective
 
 
-def test_solve_restarts_from_the_best_when_time_allows() -> None:
-    """With time to spare, the second round restarts both workers from the best plan."""
+def test_solve_seeds_days_with_breaks_from_vroom() -> None:
+    """With breaks in a shift, VROOM (which searches with breaks) seeds the plan, not PyVRP's relaxation."""
+    lunch = Break(minutes(30), window("11:00", "13:00"))
+    problem = Problem([visit("v", 1)], [shift("m", 0, breaks=(lunch,))], line_matrix([0, 1]))
+    result = solve_checked(problem)
+    assert result.searches[0].startswith("vroom level 5")
+    assert not any(label.startswith("pyvrp") for label in result.searches)
+    assert routes_of(result) == {"m": ["v"]}
+
+
+def test_solve_seeds_days_without_breaks_from_pyvrp() -> None:
+    """With no breaks at all, PyVRP's search (then exact, not a relaxation) seeds the plan."""
     problem = Problem([visit("v", 1)], [shift("m", 0)], line_matrix([0, 1]))
-    result = solve_checked(problem, SolveParams(time_limit_s=1.5, workers=2))
-    assert result.searches[-1] == "2 restart(s) from the best"
+    result = solve_checked(problem)
+    assert result.searches[0].startswith("pyvrp relaxed, seed 0")
+    assert routes_of(result) == {"m": ["v"]}
+
+
+def test_solve_plans_with_ortools_alone_when_no_seeder_is_named() -> None:
+    """seeders = () leaves OR-Tools' own first-solution search, and the plan is the same here."""
+    problem = Problem([visit("v", 1)], [shift("m", 0)], line_matrix([0, 1]))
+    result = solve_checked(problem, replace(QUICK, seeders=()))
+    assert result.searches[0].startswith("ortools PARALLEL_CHEAPEST_INSERTION")
+    assert routes_of(result) == {"m": ["v"]}
 
 
 def test_first_plan_only_search_returns_a_plan_that_serves() -> None:
@@ -302,4 +323,4 @@ def test_first_plan_only_search_returns_a_plan_that_serves() -> None:
         first_plan_only=True,
     )
     assert found is not None
-    assert sum(len(route) for route in found.routes) >= 1
+    assert found.served >= 1
