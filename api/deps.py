@@ -72,7 +72,7 @@ async def get_login_throttle(request: Request) -> LoginThrottle:
 
 async def get_policy(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Policy:
     """What a write is checked against: today in the company's zone, the service area, the geocoder."""
-    return Policy.now(settings.zone, settings.geocoder.bbox, request.app.state.geocoder)
+    return Policy.now(settings.zone, settings.geocoder.bbox, request.app.state.geocoder, settings.credentials.kinds)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -28,6 +28,7 @@ from api.errors import (
 from api.routes import (
     auth,
     bookings,
+    credentials,
     feeds,
     health,
     me,
@@ -48,7 +49,22 @@ from dispatch.geocode import Geocoder, make_geocoder
 from dispatch.planning import Solver
 from dispatch.validation import Conflict, InvalidInput, NotFound
 
-ROUTERS = (health, auth, me, feeds, users, medics, shifts, services, patients, places, bookings, plans, route_sheets)
+ROUTERS = (
+    health,
+    auth,
+    me,
+    feeds,
+    users,
+    medics,
+    credentials,
+    shifts,
+    services,
+    patients,
+    places,
+    bookings,
+    plans,
+    route_sheets,
+)
 
 
 def create_app(

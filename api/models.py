@@ -121,6 +121,9 @@ class RouteSheetPublic(PublicModel):
     medic_name: str
     departure: datetime
     arrival_home: datetime
+    #: minutes of driving, and past the shift's end
+    driving_minutes: int
+    overtime_minutes: int
     breaks: list[BreakPublic]
     #: what to load in the car: supply code -> count
     stock: dict[str, int]
@@ -255,6 +258,13 @@ class CredentialIn(InputModel):
 class CredentialPublic(PublicModel):
     kind: str
     expires_on: date
+
+
+class CredentialKindPublic(PublicModel):
+    """A credential kind the company records, and the roles that need it unexpired to be planned."""
+
+    kind: str
+    required_for: list[Role]
 
 
 class HomeIn(InputModel):
@@ -421,6 +431,9 @@ class BookingCreate(InputModel):
     service_date: Day
     window_start: Moment
     window_end: Moment
+    #: a second window the patient also accepts, later that day (both or neither)
+    alt_window_start: Moment | None = None
+    alt_window_end: Moment | None = None
     place: PlaceCreate | None = None
     place_id: Id | None = None
     patients: list[BookingPatientIn] = Field(min_length=1, max_length=20)
@@ -428,6 +441,7 @@ class BookingCreate(InputModel):
     priority: Priority = 1
 
     _ends_after_start = field_validator("window_end")(_after("window_start"))
+    _alt_ends_after_start = field_validator("alt_window_end")(_after("alt_window_start"))
 
 
 class BookingUpdate(InputModel):
@@ -436,6 +450,9 @@ class BookingUpdate(InputModel):
     service_date: Day = None  # type: ignore[assignment]
     window_start: Moment = None  # type: ignore[assignment]
     window_end: Moment = None  # type: ignore[assignment]
+    #: null in both removes the second window
+    alt_window_start: Moment | None = None
+    alt_window_end: Moment | None = None
     place: PlaceCreate = None  # type: ignore[assignment]
     place_id: Id = None  # type: ignore[assignment]
     patients: list[BookingPatientIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[assignment]
@@ -443,6 +460,7 @@ class BookingUpdate(InputModel):
     priority: Priority = None  # type: ignore[assignment]
 
     _ends_after_start = field_validator("window_end")(_after("window_start"))
+    _alt_ends_after_start = field_validator("alt_window_end")(_after("alt_window_start"))
 
 
 class BookingPatientPublic(PublicModel):
@@ -456,11 +474,20 @@ class BookingPublic(PublicModel):
     service_date: date
     window_start: datetime
     window_end: datetime
+    alt_window_start: datetime | None
+    alt_window_end: datetime | None
     place_id: int
     #: requested, needs_clearance, cleared, planned, done or cancelled
     status: BookingStatus
+    #: the published plan version it is on (planned), or that last left it out
+    plan_version: int | None
+    #: why the last published plan left it out: a reason code and its detail (no patient data)
+    status_reason: str | None
     priority: int
     preferred_medic_id: int | None
+    #: where an imported booking came from, and its id there
+    source: str | None
+    external_ref: str | None
     patients: list[BookingPatientPublic]
 
 
@@ -494,21 +521,50 @@ class PlanVersionPublic(PublicModel):
 class PlanStopPublic(PublicModel):
     booking_id: int
     part: int
+    #: the patients this part of the booking serves
+    patient_ids: list[int]
     arrival: datetime
     start: datetime
     end: datetime
+
+
+class RouteKpisPublic(PublicModel):
+    """A route's figures: seconds, metres, visits."""
+
+    driving_s: int
+    distance_m: int
+    idle_s: int
+    service_s: int
+    #: past the shift's soft end
+    overtime_s: int
+    visits: int
 
 
 class PlanRoutePublic(PublicModel):
     medic_id: int
     departure: datetime
     arrival_home: datetime
+    kpis: RouteKpisPublic
+    breaks: list[BreakPublic]
+    #: what to load in the car: supply code -> count
+    stock: dict[str, int]
     stops: list[PlanStopPublic]
 
 
 class PlanUnassignedPublic(PublicModel):
     booking_id: int
     part: int
+    #: the patients of the part (empty for a booking held back whole)
+    patient_ids: list[int]
+    reason: str
+    detail: str
+
+
+class PlanIdleMedicPublic(PublicModel):
+    """A medic on shift without a route, and why."""
+
+    medic_id: int
+    #: may_serve_nothing, needs_location or no_route
     reason: str
     detail: str
 
@@ -520,3 +576,4 @@ class PlanPublic(PublicModel):
     solver: dict[str, Any]
     routes: list[PlanRoutePublic]
     unassigned: list[PlanUnassignedPublic]
+    idle_medics: list[PlanIdleMedicPublic]

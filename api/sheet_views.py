@@ -137,6 +137,8 @@ def sheet_public(sheet: RouteSheet, zone: ZoneInfo) -> RouteSheetPublic:
         medic_name=sheet.medic_name,
         departure=sheet.departure.astimezone(zone),
         arrival_home=sheet.arrival_home.astimezone(zone),
+        driving_minutes=round(sheet.kpis.get("driving_s", 0) / 60),
+        overtime_minutes=round(sheet.kpis.get("overtime_s", 0) / 60),
         breaks=[
             BreakPublic(
                 start=datetime.fromisoformat(start).astimezone(zone), end=datetime.fromisoformat(end).astimezone(zone)
@@ -167,6 +169,8 @@ def page_context(sheet: RouteSheet, zone: ZoneInfo) -> dict[str, Any]:
         "plan_version": sheet.plan_version,
         "departure": clock(sheet.departure, zone),
         "arrival_home": clock(sheet.arrival_home, zone),
+        "driving_minutes": round(sheet.kpis.get("driving_s", 0) / 60),
+        "overtime_minutes": round(sheet.kpis.get("overtime_s", 0) / 60),
         "breaks": [
             (clock(datetime.fromisoformat(start), zone), clock(datetime.fromisoformat(end), zone))
             for start, end in sheet.breaks

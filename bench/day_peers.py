@@ -9,6 +9,9 @@ windows, who may serve what, stock and max visits are the very same numbers:
 * PyVRP gets :func:`routing.pyvrp_seed.relaxed_data` with ``break_share=0``: it cannot
   express breaks, so it has to drop them, and it drops preferred medics and balance too.
   The checker then reports the breaks its routes do not take.
+* Neither knows group bookings: both get each group one medic can serve as one job, its
+  parts back to back (:func:`routing.compiled.seed_jobs`), and lack the groups only
+  several medics together could serve.
 
 Each answer is timed through :func:`routing.replay.timed_route` from the solver's own
 decisions (order, service starts, break starts, departure, return), so
@@ -24,14 +27,14 @@ import pyvrp
 from pyvrp.stop import MaxRuntime
 
 from routing import Problem, Result
-from routing.compiled import Compiled
+from routing.compiled import Compiled, seed_jobs
 from routing.explain import Placed, explain
 from routing.pyvrp_seed import relaxed_data
 from routing.replay import timed_route
 from routing.vroom_seed import solve_vroom
 
-PYVRP_DROPS = "breaks, preferred medics, balance"
-VROOM_DROPS = "soft shift ends (overtime cost), preferred medics, balance"
+PYVRP_DROPS = "breaks, preferred medics, balance, groups shared by two medics"
+VROOM_DROPS = "soft shift ends (overtime cost), preferred medics, balance, groups shared by two medics"
 
 
 def _result(problem: Problem, c: Compiled, routes: list[Any], runtime: float, objective: int, strategy: str) -> Result:
@@ -51,6 +54,7 @@ def run_vroom(problem: Problem, c: Compiled, *, threads: int, level: int = 5) ->
     began = time.perf_counter()
     answer = solve_vroom(c, level=level, threads=threads)
     runtime = time.perf_counter() - began
+    jobs = {job.head: job for job in seed_jobs(c)}
     routes = []
     for route in answer["routes"]:
         vehicle = int(route["vehicle"]) - 1
@@ -59,7 +63,11 @@ def run_vroom(problem: Problem, c: Compiled, *, threads: int, level: int = 5) ->
         for step in steps:
             begins = int(step["arrival"]) + int(step.get("waiting_time", 0))
             if step["type"] == "job":
-                starts.append((problem.visits[c.visit_of_node[int(step["id"])]].id, begins))
+                job = jobs[int(step["id"])]
+                starts += [
+                    (problem.visits[c.visit_of_node[node]].id, begins + offset)
+                    for node, offset in zip(job.members, job.offsets, strict=True)
+                ]
             elif step["type"] == "break":
                 breaks.append((begins, int(step["service"])))
         if not starts:
@@ -75,6 +83,7 @@ def run_pyvrp(problem: Problem, c: Compiled, *, seconds: float, seed: int = 0) -
     """PyVRP's iterated local search for ``seconds`` on the day less what it cannot express."""
     began = time.perf_counter()
     data, client_node, members = relaxed_data(c, break_share=0.0)
+    jobs = {job.head: job for job in seed_jobs(c)}
     answer = pyvrp.solve(data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False)
     runtime = time.perf_counter() - began
     routes = []
@@ -85,9 +94,10 @@ def run_pyvrp(problem: Problem, c: Compiled, *, seconds: float, seed: int = 0) -
             vehicle = members[kind][handed[kind]]
             handed[kind] += 1
             starts = [
-                (problem.visits[c.visit_of_node[client_node[a.idx]]].id, int(a.start_time))
+                (problem.visits[c.visit_of_node[node]].id, int(a.start_time) + offset)
                 for a in route.schedule()
                 if a.is_client()
+                for node, offset in zip(jobs[client_node[a.idx]].members, jobs[client_node[a.idx]].offsets, strict=True)
             ]
             if starts:
                 routes.append(

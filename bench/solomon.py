@@ -17,6 +17,10 @@ re-checked there by :func:`check_routes`, and gaps are taken against the ``doubl
 ``data/solomon/bks_distance.csv``.
 
     python -m bench.solomon --time-limit 10 --instances C101 R101 --json out.json [--peers] [--all]
+    python -m bench.solomon --set homberger --time-limit 30 --all [--peers]
+
+``--set homberger`` runs the Gehring-Homberger 200-customer instances (``data/homberger``), read
+and scored the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from routing.model import Location, Problem, Shift, TimeWindow, Visit
 from routing.params import SolveParams
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "solomon"
+#: the instance sets, by name: their directory (instances and bks_distance.csv)
+SETS = {"solomon": DATA_DIR, "homberger": Path(__file__).resolve().parent / "data" / "homberger"}
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 #: slack of the double-precision checker, for the rounding error of summing square roots
 EPS = 1e-9
@@ -314,20 +320,20 @@ def peer_solvers() -> dict[str, SolverFn]:
 # --- command line --------------------------------------------------------------------------------
 
 
-def resolve_instance(name: str) -> Path:
-    """A file path as given, or an instance name looked up in ``data/solomon``."""
+def resolve_instance(name: str, folder: Path = DATA_DIR) -> Path:
+    """A file path as given, or an instance name looked up in ``folder`` (any case)."""
     path = Path(name)
     if path.is_file():
         return path
-    candidate = DATA_DIR / f"{name.upper()}.txt"
-    if candidate.is_file():
-        return candidate
-    raise SystemExit(f"No Solomon instance {name!r}: not a file, and not in {DATA_DIR}.")
+    for candidate in (folder / f"{name.upper()}.txt", folder / f"{name.lower()}.txt"):
+        if candidate.is_file():
+            return candidate
+    raise SystemExit(f"No instance {name!r}: not a file, and not in {folder}.")
 
 
-def all_instances() -> list[Path]:
-    """The 56 bundled instances: C1, C2, R1, R2, RC1, RC2 (alphabetical order is that order)."""
-    return sorted(DATA_DIR.glob("*.txt"))
+def all_instances(folder: Path = DATA_DIR) -> list[Path]:
+    """Every bundled instance of a set: Solomon's 56 are C1, C2, R1, R2, RC1, RC2 in alphabetical order."""
+    return sorted(folder.glob("*.txt"), key=lambda path: path.name.upper())
 
 
 def run_instance(path: Path, time_limit: float, peers: dict[str, SolverFn], bks_table: dict[str, float]) -> dict:
@@ -381,7 +387,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.solomon", description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance (default 10)")
     parser.add_argument("--instances", nargs="+", default=[], help="names (C101) or paths of Solomon files")
-    parser.add_argument("--all", action="store_true", help="run all 56 instances")
+    parser.add_argument("--all", action="store_true", help="run every instance of the set")
+    parser.add_argument("--set", choices=sorted(SETS), default="solomon", help="solomon (100) or homberger (200)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--peers", action="store_true", help="also run PyVRP and VROOM (the bench extra)")
     args = parser.parse_args(argv)
@@ -403,9 +410,10 @@ def _progress(record: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    paths = all_instances() if args.all else [resolve_instance(name) for name in args.instances]
+    folder = SETS[args.set]
+    paths = all_instances(folder) if args.all else [resolve_instance(name, folder) for name in args.instances]
     peers = peer_solvers() if args.peers else {}
-    bks_table = load_bks()
+    bks_table = load_bks(folder / "bks_distance.csv")
     records: list[dict[str, Any]] = []
     for path in paths:
         records.append(run_instance(path, args.time_limit, peers, bks_table))

@@ -19,10 +19,9 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from dispatch.catalogue import ensure_catalogue, services_by_code
+from dispatch.catalogue import services_by_code
 from dispatch.eligibility import clearance_flags
-from dispatch.importer import display_name
-from dispatch.models import Booking, BookingPatient, BookingStatus, Medic, Patient, Place, Service
+from dispatch.models import Booking, BookingPatient, BookingStatus, Medic, Patient, Place, Service, now_utc
 from dispatch.places import PlaceInput, check_place, new_place
 from dispatch.validation import (
     Conflict,
@@ -31,13 +30,25 @@ from dispatch.validation import (
     Policy,
     Problems,
     check_birth_date,
+    check_second_window,
     check_service_day,
     check_span,
 )
 
 PATIENT_FIELDS = frozenset({"full_name", "display_name", "phone", "date_of_birth", "screening"})
 BOOKING_FIELDS = frozenset(
-    {"service_date", "window_start", "window_end", "place", "place_id", "patients", "preferred_medic_id", "priority"}
+    {
+        "service_date",
+        "window_start",
+        "window_end",
+        "alt_window_start",
+        "alt_window_end",
+        "place",
+        "place_id",
+        "patients",
+        "preferred_medic_id",
+        "priority",
+    }
 )
 #: fields a line names for a new patient (display_name and screening are optional)
 NEW_PATIENT_REQUIRED = ("full_name", "phone", "date_of_birth")
@@ -80,6 +91,14 @@ class BookingLine:
 
 
 # --------------------------------------------------------------------- patients
+
+
+def display_name(full_name: str) -> str:
+    """What a medic's sheet shows: the first name and the initial of the last ("Dana R."); a single name as it is."""
+    parts = full_name.split()
+    if len(parts) < 2:
+        return full_name.strip()
+    return f"{parts[0]} {parts[-1][0].upper()}."
 
 
 def create_patient(session: Session, *, data: PatientInput, policy: Policy) -> Patient:
@@ -191,7 +210,8 @@ def _check_lines(
     for number, line in enumerate(lines):
         here: Loc = ("patients", number)
         if line.service not in services:
-            problems.add((*here, "service"), "is not a service code; known codes: " + ", ".join(sorted(services)))
+            known_codes = ", ".join(sorted(services)) or "none: the catalogue is empty (dripline catalogue seed)"
+            problems.add((*here, "service"), f"is not a service code; known codes: {known_codes}")
         given = line.new_fields()
         if line.patient_id is not None:
             if given:
@@ -261,6 +281,7 @@ def create_booking(
     window_start: datetime,
     window_end: datetime,
     lines: Sequence[LineInput],
+    alt_window: tuple[datetime | None, datetime | None] = (None, None),
     place: PlaceInput | None = None,
     place_id: int | None = None,
     preferred_medic_id: int | None = None,
@@ -268,10 +289,10 @@ def create_booking(
     policy: Policy,
 ) -> Booking:
     """Book a visit at a new ``place`` or a known ``place_id``; every problem is reported at once."""
-    ensure_catalogue(session)
     problems = Problems()
     check_service_day(problems, ("service_date",), service_date, policy)
     check_span(problems, service_date, policy.zone, (("window_start",), window_start), (("window_end",), window_end))
+    check_second_window(problems, service_date, policy.zone, (window_start, window_end), alt_window)
     if place is not None and place_id is not None:
         problems.add(("place_id",), "give place or place_id, not both")
     elif place is None and place_id is None:
@@ -292,6 +313,8 @@ def create_booking(
         service_date=service_date,
         window_start=window_start,
         window_end=window_end,
+        alt_window_start=alt_window[0],
+        alt_window_end=alt_window[1],
         preferred_medic_id=preferred_medic_id,
         priority=priority,
     )
@@ -315,8 +338,6 @@ def update_booking(session: Session, *, booking_id: int, changes: Mapping[str, A
         raise Conflict(f"the booking is {booking.status.value}")
     if booking.service_date < policy.today:
         raise Conflict("the booking is on a past day")
-    if "patients" in changes:
-        ensure_catalogue(session)
     problems = Problems()
     service_date = changes.get("service_date", booking.service_date)
     if "service_date" in changes:
@@ -324,6 +345,11 @@ def update_booking(session: Session, *, booking_id: int, changes: Mapping[str, A
     window_start = changes.get("window_start", booking.window_start)
     window_end = changes.get("window_end", booking.window_end)
     check_span(problems, service_date, policy.zone, (("window_start",), window_start), (("window_end",), window_end))
+    alt_window = (
+        changes.get("alt_window_start", booking.alt_window_start),
+        changes.get("alt_window_end", booking.alt_window_end),
+    )
+    check_second_window(problems, service_date, policy.zone, (window_start, window_end), alt_window)
     place: PlaceInput | None = changes.get("place")
     place_id: int | None = changes.get("place_id")
     if place is not None and place_id is not None:
@@ -345,6 +371,7 @@ def update_booking(session: Session, *, booking_id: int, changes: Mapping[str, A
     if place_id is not None:
         booking.place_id = place_id
     booking.service_date, booking.window_start, booking.window_end = service_date, window_start, window_end
+    booking.alt_window_start, booking.alt_window_end = alt_window
     for name in ("preferred_medic_id", "priority"):
         if name in changes:
             setattr(booking, name, changes[name])
@@ -353,7 +380,9 @@ def update_booking(session: Session, *, booking_id: int, changes: Mapping[str, A
     if lines is not None:
         session.exec(delete(BookingPatient).where(col(BookingPatient.booking_id) == booking.id))
         flagged = _write_lines(session, booking, lines, services, known)
+        # new patients are screened afresh: an earlier clearance was for other people
         booking.status = BookingStatus.NEEDS_CLEARANCE if flagged else BookingStatus.REQUESTED
+        booking.cleared_at = None
         session.add(booking)
         session.flush()
     return booking
@@ -377,7 +406,7 @@ def clear_booking(session: Session, *, booking_id: int) -> Booking:
         return booking
     if booking.status is not BookingStatus.NEEDS_CLEARANCE:
         raise Conflict(f"the booking is {booking.status.value}, not awaiting clearance")
-    booking.status = BookingStatus.CLEARED
+    booking.status, booking.cleared_at = BookingStatus.CLEARED, now_utc()
     session.add(booking)
     session.flush()
     return booking

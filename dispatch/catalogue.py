@@ -14,7 +14,6 @@ A visit's duration is derived, never typed in:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +21,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch.audit import append_event
 from dispatch.models import PlaceKind, Role, Service
 from dispatch.validation import Conflict, NotFound
-
-log = logging.getLogger(__name__)
 
 ACCESS_MINUTES = {PlaceKind.HOME: 5, PlaceKind.OFFICE: 12, PlaceKind.HOTEL: 15}
 INTAKE_MINUTES = 10
@@ -80,28 +76,6 @@ def seed_services(session: Session) -> int:
     return added
 
 
-def ensure_catalogue(session: Session) -> None:
-    """Seed the default catalogue if a default code is missing, in a transaction of its own.
-
-    Called before a request writes anything (a booking names services by code). Two first requests
-    at once may both seed: the unique code lets one win, and the other finds the catalogue there.
-    """
-    present = set(session.exec(select(Service.code)).all())
-    if all(entry[0] in present for entry in DEFAULT_SERVICES):
-        return
-    with Session(session.get_bind()) as seeding:
-        try:
-            # a concurrent request may have seeded between the check above and this read
-            if seed_services(seeding) == 0:
-                return
-            seeding.flush()
-            append_event(seeding, actor_user_id=None, action="write", resource="service", outcome="seeded")
-            seeding.commit()
-        except IntegrityError:
-            seeding.rollback()
-            log.info("catalogue: seeded by a concurrent request")
-
-
 def list_services(session: Session) -> list[Service]:
     return list(session.exec(select(Service).order_by(col(Service.id))).all())
 
@@ -132,8 +106,9 @@ def create_service(
     uses_pump: bool,
 ) -> Service:
     """Add a service to the catalogue; a code already in it is a :class:`Conflict`."""
-    if session.exec(select(Service.id).where(Service.code == code)).first() is not None:
-        raise Conflict("a service with this code already exists")
+    existing = session.exec(select(Service.id).where(Service.code == code)).first()
+    if existing is not None:
+        raise Conflict(f"a service with this code already exists: change it with PATCH /services/{existing}")
     service = Service(
         code=code,
         name=name,
@@ -147,7 +122,7 @@ def create_service(
     try:
         session.flush()
     except IntegrityError:  # a concurrent request added the code first; the caller rolls back
-        raise Conflict("a service with this code already exists") from None
+        raise Conflict("a service with this code already exists: change it with PATCH") from None
     return service
 
 
@@ -203,8 +178,31 @@ def visit_time(kind: PlaceKind, patients: Sequence[PatientCare]) -> VisitTime:
     return VisitTime(ACCESS_MINUTES[kind], finish + PACK_UP_MINUTES)
 
 
-def split_for_pumps(items: Sequence[object], pumps: int) -> list[list[object]]:
-    """Cut a group into parts of at most ``pumps`` patients, in order."""
+def split_for_pumps[T](items: Sequence[T], pumps: int, uses_pump: Sequence[bool] | None = None) -> list[list[T]]:
+    """Cut a group into as few parts as a car with ``pumps`` pumps can run, each part's drips side
+    by side, the parts as even as can be (so a smaller car fits them too), in booking order.
+
+    ``uses_pump[i]`` says whether patient i's service needs a pump (a vitamin shot does not); by
+    default every one does. A group that needs no pump at all is one part.
+    """
     if pumps < 1:
         raise ValueError("pumps must be at least 1")
-    return [list(items[k : k + pumps]) for k in range(0, len(items), pumps)]
+    flags = list(uses_pump) if uses_pump is not None else [True] * len(items)
+    drips = sum(flags)
+    count = max(1, -(-drips // pumps))
+    if count == 1:
+        return [list(items)]
+    # the drips in order, as even as can be; a patient without one joins the smallest part
+    sizes = [drips // count + (1 if k < drips % count else 0) for k in range(count)]
+    parts: list[list[T]] = [[] for _ in range(count)]
+    filled = [0] * count
+    part = 0
+    for item, drip in zip(items, flags, strict=True):
+        if drip:
+            while filled[part] >= sizes[part]:
+                part += 1
+            parts[part].append(item)
+            filled[part] += 1
+        else:
+            parts[min(range(count), key=lambda k: len(parts[k]))].append(item)
+    return parts

@@ -11,15 +11,18 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from dispatch.audit import append_event
+from dispatch.catalogue import seed_services, services_by_code
 from dispatch.config import Settings
 from dispatch.db import make_engine, migrate, session_scope
-from dispatch.demo import seed_demo_day
+from dispatch.demo import DayKind, seed_day
 from dispatch.planning import plan_day
 from dispatch.report import day_report
 
@@ -31,9 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="plan a generated Denver-area day in a fresh embedded database")
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same day (default 7)")
     demo.add_argument("--medics", type=_positive, default=20)
-    demo.add_argument("--bookings", type=_positive, default=200)
+    demo.add_argument(
+        "--load",
+        type=_share,
+        default=0.9,
+        help="how much is booked, against what the medics on shift can do (default 0.9, a full ordinary day)",
+    )
+    demo.add_argument("--bookings", type=_positive, default=None, help="book this many instead of --load")
+    demo.add_argument("--verbose", action="store_true", help="list every booking left unassigned, not just the counts")
     demo.add_argument("--date", type=_day, default=None, help="service day, YYYY-MM-DD (default tomorrow)")
     demo.add_argument("--db-file", default="dripline-demo.db", help="SQLite file to create (default dripline-demo.db)")
+    catalogue = commands.add_parser("catalogue", help="the service catalogue")
+    catalogue_commands = catalogue.add_subparsers(dest="catalogue_command", required=True)
+    seed = catalogue_commands.add_parser(
+        "seed", help="add the default services (hydration, NAD+, ...) that are missing"
+    )
+    seed.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
     plan = commands.add_parser("plan", help="plan and publish one service day")
     plan.add_argument("--date", type=_day, required=True, help="service day, YYYY-MM-DD")
     plan.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
@@ -44,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path, help="a .csv or .json file")
     importer.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
     importer.add_argument("--geocode", action="store_true", help="geocode addresses that come without lat/lon")
+    importer.add_argument(
+        "--source",
+        default="import",
+        help="the system the file comes from (default: import); a booking_ref or medic_ref seen before "
+        "from the same source updates what it made instead of adding it twice",
+    )
     roads = commands.add_parser("roads", help="prepare road data for OSRM travel times")
     road_commands = roads.add_subparsers(dest="roads_command", required=True)
     build = road_commands.add_parser(
@@ -61,6 +83,16 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.9, got {text!r}") from None
+    if not 0 < value <= 5:
+        raise argparse.ArgumentTypeError(f"must lie above 0 and at most 5, got {value:g}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -76,12 +108,13 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         stale.unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
-    print(
-        f"[1/3] Generating {day}: {args.medics} medics, {args.bookings} bookings (seed {args.seed}) in {path}",
-        flush=True,
-    )
+    size = f"{args.bookings} bookings" if args.bookings else f"booked to {args.load:.0%} of what they can do"
+    print(f"[1/3] Generating {day}: {args.medics} medics, {size} (seed {args.seed}) in {path}", flush=True)
+    kind = DayKind("demo", medics=args.medics, bookings=args.bookings, load=None if args.bookings else args.load)
     with session_scope(engine) as session:
-        seed_demo_day(session, day, medics=args.medics, bookings=args.bookings, seed=args.seed)
+        seed_services(session)  # the catalogue, as `dripline catalogue seed` adds it
+        made = seed_day(session, day, replace(kind, faults=True), seed=args.seed)
+    print(f"      {made.bookings} bookings for {made.medics} medics (load {made.load:.2f})", flush=True)
     print(
         f"[2/3] Planning: solve in a child process, up to {settings.solver.time_limit_s:g} s, then check ...",
         flush=True,
@@ -93,8 +126,22 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dripline: the plan was not published: {outcome.detail}", file=sys.stderr)
         return 1
     with Session(engine) as session:
-        print(day_report(session, day, settings.zone))
+        print(day_report(session, day, settings.zone, verbose=args.verbose))
     print("\nchecker: the published plan passed routing.check")
+    return 0
+
+
+def run_catalogue(args: argparse.Namespace, settings: Settings) -> int:
+    """``dripline catalogue seed``: the default services, where their codes are missing (edits are kept)."""
+    engine = make_engine(args.db or settings.database.url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        added = seed_services(session)
+        session.flush()
+        total = len(services_by_code(session))
+        if added:
+            append_event(session, actor_user_id=None, action="write", resource="service", outcome=f"seeded:{added}")
+    print(f"catalogue: {added} default service(s) added, {total} in all")
     return 0
 
 
@@ -112,7 +159,8 @@ def run_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from dispatch.geocode import make_geocoder
-    from dispatch.importer import import_bookings, import_medics
+    from dispatch.intake import import_bookings, import_medics
+    from dispatch.validation import Policy
 
     if not args.file.is_file():
         raise ValueError(f"{args.file} is not a file.")
@@ -120,20 +168,34 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"{args.file} must be a .csv or .json file.")
     engine = make_engine(args.db or settings.database.url)
     migrate(engine)
+    geocoder = make_geocoder(settings.geocoder) if args.kind == "bookings" and args.geocode else None
+    policy = Policy.now(settings.zone, settings.geocoder.bbox, geocoder, settings.credentials.kinds)
     with session_scope(engine) as session:
         if args.kind == "bookings":
-            geocoder = make_geocoder(settings.geocoder) if args.geocode else None
-            report = import_bookings(session, args.file, geocoder=geocoder, area=settings.geocoder.bbox)
+            report = import_bookings(session, args.file, policy=policy, source=args.source)
         else:
-            report = import_medics(session, args.file)
+            report = import_medics(session, args.file, policy=policy, source=args.source)
         if report.errors:
             session.rollback()
+        else:
+            append_event(
+                session,
+                actor_user_id=None,
+                action="write",
+                resource=f"import_{args.kind}",
+                resource_ids=[
+                    f"created:{report.created}",
+                    f"updated:{report.updated}",
+                    f"unchanged:{report.unchanged}",
+                ],
+                outcome="imported",
+            )
     for error in report.errors:
         print(f"{args.file.name}: {error}", file=sys.stderr)
     if report.errors:
         print(f"dripline: {len(report.errors)} error(s); nothing was imported.", file=sys.stderr)
         return 2
-    print(f"imported {report.created} {args.kind}")
+    print(report.summary(args.kind))
     return 0
 
 
@@ -162,6 +224,7 @@ def run_roads(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {
     "demo": run_demo,
+    "catalogue": run_catalogue,
     "plan": run_plan,
     "import": run_import,
     "scheduler": run_scheduler_command,

@@ -1,5 +1,5 @@
-"""Settings from config.toml: the solver's parameters, the travel model, the geocoder, the scheduler, the database
-and the API."""
+"""Settings from config.toml: the solver's parameters, the travel model, the geocoder, the scheduler, the database,
+the API, planning and the credential kinds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 import limits
 
+from dispatch.eligibility import CredentialRules
 from routing import CachedTravel, HaversineTravel, OsrmHttpTravel, OsrmLocalTravel, SolveParams, TravelMatrixProvider
 
 DEFAULT_CONFIG = Path("config.toml")
+TABLES = ("solver", "travel", "geocoder", "scheduler", "database", "api", "planning", "credentials")
 
 GEOCODER_PROVIDERS = frozenset({"nominatim", "photon"})
 
@@ -166,6 +168,40 @@ def travel_from_mapping(table: Mapping[str, Any]) -> TravelMatrixProvider:
         return HaversineTravel(**values)
     except ValueError as error:
         raise ValueError(f"[travel] {error}") from None
+
+
+def reject_unknown_keys(table_name: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
+    """A typo in config.toml is an error, never silently ignored: name the unknown keys and the known ones."""
+    if not isinstance(table, Mapping):
+        raise ValueError(f"[{table_name}] must be a table.")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ValueError(f"[{table_name}] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+
+
+@dataclass(frozen=True)
+class PlanningSettings:
+    """How a day's bookings become a plan: the ``[planning]`` table.
+
+    ``overtime_minutes``: how long past its end a shift that sets no hard end may keep a medic out
+    (0, the default, plans no overtime; a shift's own ``hard_end_at`` always wins).
+    ``group_arrival_minutes``: when several medics share one group booking, their starts lie at most
+    this far apart, so that they arrive together.
+    """
+
+    overtime_minutes: int = 0
+    group_arrival_minutes: int = 10
+
+    def __post_init__(self) -> None:
+        for key, high in (("overtime_minutes", 12 * 60), ("group_arrival_minutes", 120)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+                raise ValueError(f"[planning] {key} must be a whole number from 0 to {high}, got {value!r}.")
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> PlanningSettings:
+        reject_unknown_keys("planning", table, [f.name for f in fields(cls)])
+        return cls(**table)
 
 
 #: Hours a nightly or cut-off job must not fire in: the daylight-saving hole. In spring 02:00-03:00 does not
@@ -380,6 +416,8 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     database: DatabaseSettings = field(default_factory=lambda: DatabaseSettings.from_mapping({}))
     api: ApiSettings = field(default_factory=ApiSettings)
+    planning: PlanningSettings = field(default_factory=PlanningSettings)
+    credentials: CredentialRules = field(default_factory=CredentialRules)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -399,6 +437,7 @@ class Settings:
                 document = tomllib.load(handle)
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"config file {chosen} is not valid TOML: {error}") from None
+        reject_unknown_keys(str(chosen), document, TABLES)
         geocoder = document.get("geocoder", {})
         if not isinstance(geocoder, dict):
             raise ValueError("[geocoder] must be a table.")
@@ -409,4 +448,6 @@ class Settings:
             scheduler=SchedulerSettings.from_mapping(document.get("scheduler", {})),
             database=DatabaseSettings.from_mapping(document.get("database", {})),
             api=ApiSettings.from_mapping(document.get("api", {})),
+            planning=PlanningSettings.from_mapping(document.get("planning", {})),
+            credentials=CredentialRules.from_mapping(document.get("credentials", {})),
         )

@@ -58,11 +58,29 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to the latest migration."""
+    """Bring the schema up to the latest migration.
+
+    On SQLite, foreign keys are not enforced while migrating: SQLite alters a table by copying it,
+    dropping the original and renaming the copy, and with enforcement on, dropping a table that
+    other rows point at fails. The pragma only takes effect outside a transaction, so it is set on
+    the connection before the migration's transaction begins, and checked before it commits.
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # SQLAlchemy's bookkeeping: the pragma itself ran outside a transaction
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left rows pointing at rows that do not exist")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 @contextmanager

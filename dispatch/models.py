@@ -49,6 +49,12 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_utc(text: str) -> datetime:
+    """A time stored as ISO text in UTC (a plan route's breaks), back as an aware datetime."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class Role(enum.StrEnum):
     RN = "RN"
     PARAMEDIC = "paramedic"
@@ -140,6 +146,11 @@ class Medic(SQLModel, table=True):
     stock: dict[str, int] = json_column(dict)
     pumps: int = 4
     active: bool = True
+    #: where an imported medic came from (a file's source name) and its id there; unique together
+    source: str | None = None
+    external_ref: str | None = None
+
+    __table_args__ = (sa.UniqueConstraint("source", "external_ref", name="uq_medic_source_ref"),)
 
 
 class Credential(SQLModel, table=True):
@@ -173,6 +184,17 @@ class Booking(SQLModel, table=True):
     status: BookingStatus = BookingStatus.REQUESTED
     priority: int = 1
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    #: when the medical director cleared it (kept when a later plan drops it again)
+    cleared_at: datetime | None = utc_column(nullable=True)
+    #: the published plan version it is on (status planned), or was last dropped from
+    plan_version: int | None = None
+    #: why the last published plan left it out: a reason code and its detail, never patient data
+    status_reason: str | None = None
+    #: where an imported booking came from (a file's source name) and its id there; unique together
+    source: str | None = None
+    external_ref: str | None = None
+
+    __table_args__ = (sa.UniqueConstraint("source", "external_ref", name="uq_booking_source_ref"),)
 
 
 class BookingPatient(SQLModel, table=True):
@@ -242,6 +264,20 @@ class PlanUnassigned(SQLModel, table=True):
     plan_id: int = Field(foreign_key="plan.id", index=True)
     booking_id: int = Field(foreign_key="booking.id")
     part: int = 1
+    #: the part's patients (empty for a booking held back whole)
+    patient_ids: list[int] = json_column(list)
+    reason: str
+    detail: str
+
+
+class PlanIdleMedic(SQLModel, table=True):
+    """A medic on shift without a route in a plan, and why: they may serve nothing that day
+    (credentials, no located home), or nothing left out fits their day."""
+
+    __tablename__ = "plan_idle_medic"
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    medic_id: int = Field(foreign_key="medic.id")
     reason: str
     detail: str
 

@@ -35,7 +35,18 @@ from sqlmodel import Session, col, select
 from dispatch.audit import append_event
 from dispatch.config import Settings
 from dispatch.db import session_scope
-from dispatch.models import Plan, PlanLease, PlanRoute, PlanStatus, PlanStop, PlanUnassigned, now_utc
+from dispatch.models import (
+    Booking,
+    BookingStatus,
+    Plan,
+    PlanIdleMedic,
+    PlanLease,
+    PlanRoute,
+    PlanStatus,
+    PlanStop,
+    PlanUnassigned,
+    now_utc,
+)
 from dispatch.translate import DayInput, build_day, result_rows
 from routing import Problem, Result, SolveParams, solve
 from routing.check import check
@@ -258,8 +269,8 @@ def _store_draft(engine: Engine, day_input: DayInput, result: Result, fault: Fau
         session.flush()
         assert plan.id is not None
         rows = result_rows(plan.id, day_input, result)
-        session.add_all([*rows.routes, *rows.stops, *rows.unassigned])
-        plan.content_hash = content_hash(rows.routes, rows.stops, rows.unassigned)
+        session.add_all([*rows.routes, *rows.stops, *rows.unassigned, *rows.idle])
+        plan.content_hash = content_hash(rows.routes, rows.stops, rows.unassigned, rows.idle)
         session.add(plan)
     return plan
 
@@ -277,7 +288,12 @@ def _kpis(result: Result) -> dict[str, int]:
     }
 
 
-def content_hash(routes: list[PlanRoute], stops: list[PlanStop], unassigned: list[PlanUnassigned]) -> str:
+def content_hash(
+    routes: list[PlanRoute],
+    stops: list[PlanStop],
+    unassigned: list[PlanUnassigned],
+    idle: list[PlanIdleMedic] | None = None,
+) -> str:
     """A hash of what the plan says (not of row ids), for ETags and comparisons."""
 
     def row(obj: Any, skip: tuple[str, ...] = ("id", "plan_id")) -> dict[str, Any]:
@@ -287,6 +303,7 @@ def content_hash(routes: list[PlanRoute], stops: list[PlanStop], unassigned: lis
         "routes": sorted((row(r) for r in routes), key=lambda r: r["medic_id"]),
         "stops": sorted((row(s) for s in stops), key=lambda s: (s["medic_id"], s["sequence"])),
         "unassigned": sorted((row(u) for u in unassigned), key=lambda u: (u["booking_id"], u["part"])),
+        "idle": sorted((row(i) for i in idle or []), key=lambda i: i["medic_id"]),
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -305,6 +322,7 @@ def _publish(engine: Engine, plan: Plan, fault: FaultHook | None, actor_user_id:
             .where(col(Plan.id) == plan.id)
             .values(status=PlanStatus.PUBLISHED, published_at=datetime.now(UTC))
         )
+        _mark_bookings(session, plan)
         append_event(
             session,
             actor_user_id=actor_user_id,
@@ -314,6 +332,38 @@ def _publish(engine: Engine, plan: Plan, fault: FaultHook | None, actor_user_id:
         )
         if fault:
             fault("publish")
+
+
+#: the statuses a publish may move: a booking waiting for clearance, done or cancelled keeps its own
+MOVABLE = (BookingStatus.REQUESTED, BookingStatus.CLEARED, BookingStatus.PLANNED)
+
+
+def _mark_bookings(session: Session, plan: Plan) -> None:
+    """In the publish's transaction: each booking on a route of the plan is ``planned`` in its version;
+    each one it leaves out goes back to ``requested`` (``cleared`` if the medical director cleared
+    it), with the reason, and the version that dropped it."""
+    on_routes = set(session.exec(select(PlanStop.booking_id).where(PlanStop.plan_id == plan.id)).all())
+    reasons: dict[int, str] = {}
+    for booking_id, reason, detail in session.exec(
+        select(PlanUnassigned.booking_id, PlanUnassigned.reason, PlanUnassigned.detail).where(
+            PlanUnassigned.plan_id == plan.id
+        )
+    ).all():
+        reasons.setdefault(booking_id, f"{reason}: {detail}"[:500])
+    bookings = session.exec(
+        select(Booking).where(Booking.service_date == plan.service_date).where(col(Booking.status).in_(MOVABLE))
+    ).all()
+    for booking in bookings:
+        assert booking.id is not None
+        if booking.id in on_routes:
+            booking.status, booking.status_reason = BookingStatus.PLANNED, None
+        elif booking.id in reasons:
+            booking.status = BookingStatus.CLEARED if booking.cleared_at is not None else BookingStatus.REQUESTED
+            booking.status_reason = reasons[booking.id]
+        else:
+            continue  # not part of this plan's input (booked since it was built): left as it is
+        booking.plan_version = plan.version
+        session.add(booking)
 
 
 def _record_failure(engine: Engine, day_input: DayInput, code: str, detail: str) -> tuple[int | None, int | None]:

@@ -30,6 +30,7 @@ from dispatch.config import Settings
 from dispatch.db import make_engine, session_scope
 from dispatch.models import (
     Plan,
+    PlanIdleMedic,
     PlanJob,
     PlanJobStatus,
     PlanLease,
@@ -225,6 +226,8 @@ class PlanView:
     routes: list[PlanRoute]
     stops: dict[int, list[PlanStop]] = field(default_factory=dict)
     unassigned: list[PlanUnassigned] = field(default_factory=list)
+    #: medics on shift without a route, and why
+    idle: list[PlanIdleMedic] = field(default_factory=list)
 
 
 def plan_versions(session: Session, *, day: date) -> list[Plan]:
@@ -249,4 +252,9 @@ def published_plan_view(session: Session, *, day: date) -> PlanView:
             .order_by(col(PlanUnassigned.booking_id), col(PlanUnassigned.part))
         )
     )
-    return PlanView(plan, routes, dict(stops), unassigned)
+    idle = list(
+        session.exec(
+            select(PlanIdleMedic).where(PlanIdleMedic.plan_id == plan.id).order_by(col(PlanIdleMedic.medic_id))
+        )
+    )
+    return PlanView(plan, routes, dict(stops), unassigned, idle)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from dispatch.models import Medic, PlanRoute, PlanUnassigned
+from dispatch.models import Medic, PlanIdleMedic, PlanRoute, PlanUnassigned
 from dispatch.planning import published_plan
 
 
@@ -19,7 +19,8 @@ def _hm(seconds: int) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def day_report(session: Session, day: date, zone: ZoneInfo) -> str:
+def day_report(session: Session, day: date, zone: ZoneInfo, *, verbose: bool = True) -> str:
+    """The published plan as text; the unassigned bookings as counts by reason, each one listed when ``verbose``."""
     plan = published_plan(session, day)
     if plan is None:
         return f"No published plan for {day}."
@@ -45,10 +46,20 @@ def day_report(session: Session, day: date, zone: ZoneInfo) -> str:
     ).all()
     lines.append("")
     lines.append(f"Unassigned booking parts: {len(unassigned)}")
-    for item in unassigned:
-        lines.append(f"  booking {item.booking_id:>5} part {item.part}  {item.reason:<20} {item.detail}")
     reasons = Counter(item.reason for item in unassigned)
     lines.append("  by reason: " + (", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) or "none"))
+    if verbose:
+        for item in unassigned:
+            lines.append(f"  booking {item.booking_id:>5} part {item.part}  {item.reason:<20} {item.detail}")
+    elif unassigned:
+        lines.append("  (each one, with its reason: --verbose)")
+    idle = session.exec(select(PlanIdleMedic).where(PlanIdleMedic.plan_id == plan.id)).all()
+    if idle:
+        lines.append("")
+        lines.append(f"Medics on shift without a route: {len(idle)}")
+        for note in sorted(idle, key=lambda n: n.medic_id):
+            name = medics[note.medic_id].name if note.medic_id in medics else f"medic {note.medic_id}"
+            lines.append(f"  {name[:21]:<22}{note.reason:<20}{note.detail}")
     k = plan.kpis
     lines.append("")
     lines.append(

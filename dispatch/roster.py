@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from dispatch.importer import ROLE_SKILLS
 from dispatch.models import Credential, Medic, PlaceKind, Role, ShiftRow
 from dispatch.places import PlaceInput, change_place, check_place, get_place, new_place
 from dispatch.validation import Conflict, NotFound, Policy, Problems, check_service_day, check_span
 
+#: what each role may do, recorded on the medic (planning reads each service's roles instead)
+ROLE_SKILLS = {Role.RN: ["iv", "magnesium", "nad"], Role.PARAMEDIC: ["iv"], Role.NP: ["iv", "magnesium", "nad"]}
 #: the longest a shift may run past its planned end
 MAX_OVERTIME = timedelta(hours=12)
 MEDIC_FIELDS = frozenset({"name", "role", "home", "stock", "pumps", "credentials", "active"})
@@ -49,6 +50,7 @@ def create_medic(
     """Add a medic with their home (located like any place) and credentials."""
     problems = Problems()
     check_place(problems, ("home",), home, policy)
+    check_credentials(problems, credentials, policy)
     problems.raise_any()
     place = new_place(session, data=PlaceInput(home.address, PlaceKind.HOME, home.lat, home.lon), policy=policy)
     assert place.id is not None
@@ -64,6 +66,14 @@ def create_medic(
     session.flush()
     _replace_credentials(session, medic, credentials)
     return medic
+
+
+def check_credentials(problems: Problems, credentials: Sequence[CredentialInput], policy: Policy) -> None:
+    """Each credential is of a kind the company records: a typo would quietly keep the medic off every plan."""
+    known = policy.credential_kinds
+    for number, credential in enumerate(credentials):
+        if credential.kind not in known:
+            problems.add(("credentials", number, "kind"), f"is not a credential kind; known kinds: {', '.join(known)}")
 
 
 def _replace_credentials(session: Session, medic: Medic, credentials: Sequence[CredentialInput]) -> None:
@@ -103,6 +113,10 @@ def update_medic(session: Session, *, medic_id: int, changes: Mapping[str, Any],
     if unknown:
         raise ValueError(f"not medic fields: {sorted(unknown)}")
     medic = get_medic(session, medic_id=medic_id)
+    if "credentials" in changes:
+        problems = Problems()
+        check_credentials(problems, changes["credentials"], policy)
+        problems.raise_any()
     home: PlaceInput | None = changes.get("home")
     if home is not None:
         problems = Problems()

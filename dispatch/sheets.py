@@ -9,8 +9,9 @@ API audits every read.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -68,6 +69,8 @@ class RouteSheet:
     breaks: tuple[tuple[str, str], ...]
     stock: dict[str, int]
     stops: tuple[SheetStop, ...]
+    #: the route's figures (driving_s, overtime_s, ...), as the plan stores them
+    kpis: dict[str, int] = field(default_factory=dict)
 
 
 def route_sheets(session: Session, day: date, medic_id: int | None = None) -> list[RouteSheet]:
@@ -96,6 +99,8 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
             PlanStop.patient_ids,
             Booking.window_start,
             Booking.window_end,
+            Booking.alt_window_start,
+            Booking.alt_window_end,
             Place.kind,
             Place.address,
             Place.access_notes,
@@ -135,8 +140,9 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
                 arrival=stop.arrival,
                 start=stop.start,
                 end=stop.end,
-                window_start=stop.window_start,
-                window_end=stop.window_end,
+                # the window the visit starts in: the booking's first, or its second
+                window_start=stop.alt_window_start if _in_second(stop) else stop.window_start,
+                window_end=stop.alt_window_end if _in_second(stop) else stop.window_end,
                 place_kind=stop.kind.value,
                 address=stop.address,
                 access_notes=stop.access_notes,
@@ -159,9 +165,15 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
             breaks=tuple((start, end) for start, end in route.breaks),
             stock=dict(route.stock),
             stops=tuple(by_medic[route.medic_id]),
+            kpis=dict(route.kpis),
         )
         for route, medic_name, version, content_hash, published_at, created_at in routes
     ]
+
+
+def _in_second(stop: Any) -> bool:
+    start, end = stop.alt_window_start, stop.alt_window_end
+    return start is not None and end is not None and start <= stop.start <= end
 
 
 def medic_sheets(session: Session, medic_id: int, first: date, last: date) -> list[RouteSheet]:

@@ -12,14 +12,13 @@ import json
 import warnings
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from dispatch.catalogue import PatientCare, split_for_pumps, visit_time
 from dispatch.config import Settings
-from dispatch.eligibility import awaiting_clearance, clearance_flags, may_serve
+from dispatch.eligibility import awaiting_clearance, clearance_flags, may_serve, unavailable, why_nobody_may_serve
 from dispatch.labour import colorado_breaks
 from dispatch.models import (
     Booking,
@@ -27,18 +26,19 @@ from dispatch.models import (
     BookingStatus,
     Credential,
     Medic,
+    Patient,
     Place,
+    PlanIdleMedic,
     PlanRoute,
     PlanStop,
     PlanUnassigned,
     Service,
     ShiftRow,
 )
-from routing import Location, Problem, Result, Shift, TimeWindow, UnservableVisitWarning, Visit
+from routing import Location, Problem, Reason, Result, Shift, TimeWindow, UnservableVisitWarning, Visit
 
-#: overtime allowed past a shift's end when the shift sets no hard end
-DEFAULT_OVERTIME = timedelta(hours=1)
-PUMPS_PER_VISIT = 4
+#: the part size when no medic on shift may serve a booking at all (it is left out, with the reason)
+PUMPS_WHEN_NOBODY_MAY = 4
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,15 @@ class Held:
 
 
 @dataclass(frozen=True)
+class IdleMedic:
+    """A medic on shift whom the plan cannot use at all, and why (ids and codes only)."""
+
+    medic_id: int
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class DayInput:
     day: date
     problem: Problem
@@ -66,6 +75,10 @@ class DayInput:
     held: tuple[Held, ...]
     input_hash: str
     bookings_seen: tuple[int, ...] = field(default=())
+    #: per visit no medic on shift may serve, what keeps each of them from it
+    ineligible: dict[str, str] = field(default_factory=dict)
+    #: medics on shift who may serve nothing that day, by medic id
+    idle: dict[int, IdleMedic] = field(default_factory=dict)
 
 
 def medic_key(medic_id: int) -> str:
@@ -76,6 +89,11 @@ def visit_key(booking_id: int, part: int) -> str:
     return f"b{booking_id}p{part}"
 
 
+def group_key(booking_id: int) -> str:
+    """The routing group of a booking cut into parts: served whole or not at all."""
+    return f"b{booking_id}"
+
+
 def booking_windows(booking: Booking) -> tuple[TimeWindow, ...]:
     """The arrival windows a booking accepts: its window, and its second one if it has one."""
     windows = [TimeWindow(booking.window_start, booking.window_end)]
@@ -84,17 +102,18 @@ def booking_windows(booking: Booking) -> tuple[TimeWindow, ...]:
     return tuple(windows)
 
 
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), zone)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
-
-
 def build_day(session: Session, day: date, settings: Settings) -> DayInput:
     """Load the day's shifts and plannable bookings and build the problem."""
-    shifts, medic_ids, medics = _shifts(session, day)
+    rules = settings.credentials
+    shifts, medic_ids, medics, idle = _shifts(session, day, settings)
     credentials: dict[int, list[Credential]] = defaultdict(list)
     for credential in session.exec(select(Credential).where(col(Credential.medic_id).in_(list(medics)))).all():
         credentials[credential.medic_id].append(credential)
+    for mid, medic in medics.items():
+        reason = unavailable(medic, credentials[mid], day, rules)
+        if reason is not None:
+            idle[mid] = IdleMedic(mid, "may_serve_nothing", reason)
+    on_shift = [(medic, credentials[mid]) for mid, medic in medics.items()]
     services = {s.id: s for s in session.exec(select(Service)).all()}
     bookings = session.exec(
         select(Booking)
@@ -108,8 +127,6 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
         select(BookingPatient).where(col(BookingPatient.booking_id).in_(booking_ids)).order_by(col(BookingPatient.id))
     ).all():
         lines[line.booking_id].append(line)
-    from dispatch.models import Patient
-
     patient_ids = {line.patient_id for group in lines.values() for line in group}
     patients = {p.id: p for p in session.exec(select(Patient).where(col(Patient.id).in_(list(patient_ids)))).all()}
     places = {
@@ -119,6 +136,7 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
     visits: list[Visit] = []
     origins: dict[str, VisitOrigin] = {}
     held: list[Held] = []
+    ineligible: dict[str, str] = {}
     for booking in bookings:
         assert booking.id is not None
         group = lines.get(booking.id, [])
@@ -127,14 +145,19 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
             held.append(Held(booking.id, "no_patients", "the booking lists no patient"))
             continue
         flagged = any(clearance_flags(patients[line.patient_id], services[line.service_id]) for line in group)
-        if awaiting_clearance(booking.status, flagged):
+        if awaiting_clearance(booking.status, flagged, cleared=booking.cleared_at is not None):
             held.append(Held(booking.id, "awaiting_clearance", "screening needs the medical director's clearance"))
             continue
         if place.lat is None or place.lon is None:
             held.append(Held(booking.id, "needs_location", f"place {place.id} has no verified location"))
             continue
-        for part, members in enumerate(split_for_pumps(group, PUMPS_PER_VISIT), start=1):
-            part_lines: list[BookingPatient] = [m for m in members if isinstance(m, BookingPatient)]
+        booked = [services[line.service_id] for line in group]
+        able = [medic for medic, creds in on_shift if may_serve(medic, creds, booked, day, rules)]
+        # a group is cut into as few parts as the biggest car's pumps allow, evenly, so that
+        # each part fits the cars that may take it; a booking is served whole or not at all
+        pumps = max((medic.pumps for medic in able), default=PUMPS_WHEN_NOBODY_MAY)
+        parts = split_for_pumps(group, pumps, [services[line.service_id].uses_pump for line in group])
+        for part, part_lines in enumerate(parts, start=1):
             part_services = [services[line.service_id] for line in part_lines]
             timing = visit_time(
                 place.kind,
@@ -144,13 +167,15 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
             allowed = frozenset(
                 medic_key(mid)
                 for mid, medic in medics.items()
-                if may_serve(medic, credentials[mid], part_services, day) and medic.pumps >= pumps_needed
+                if may_serve(medic, credentials[mid], part_services, day, rules, pumps_needed)
             )
+            key = visit_key(booking.id, part)
+            if not allowed:
+                ineligible[key] = why_nobody_may_serve(on_shift, part_services, day, rules, pumps_needed)
             demand: dict[str, int] = defaultdict(int)
             for service in part_services:
                 for kind, amount in service.supplies.items():
                     demand[kind] += amount
-            key = visit_key(booking.id, part)
             preferred = medic_key(booking.preferred_medic_id) if booking.preferred_medic_id in medics else None
             visits.append(
                 Visit(
@@ -163,17 +188,25 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
                     priority=max(1, min(10, booking.priority)),
                     allowed_medics=allowed,
                     preferred_medics=frozenset({preferred}) if preferred else frozenset(),
+                    group=group_key(booking.id) if len(parts) > 1 else None,
                 )
             )
             origins[key] = VisitOrigin(booking.id, part, tuple(line.patient_id for line in part_lines))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnservableVisitWarning)
-        problem = Problem.build(visits, shifts, settings.travel)
+        problem = Problem.build(
+            visits,
+            shifts,
+            settings.travel,
+            group_arrival=timedelta(minutes=settings.planning.group_arrival_minutes),
+        )
     digest = _input_hash(problem, held, settings)
-    return DayInput(day, problem, origins, medic_ids, tuple(held), digest, tuple(booking_ids))
+    return DayInput(day, problem, origins, medic_ids, tuple(held), digest, tuple(booking_ids), ineligible, dict(idle))
 
 
-def _shifts(session: Session, day: date) -> tuple[list[Shift], dict[str, int], dict[int, Medic]]:
+def _shifts(
+    session: Session, day: date, settings: Settings
+) -> tuple[list[Shift], dict[str, int], dict[int, Medic], dict[int, IdleMedic]]:
     rows = session.exec(
         select(ShiftRow, Medic, Place)
         .join(Medic, col(Medic.id) == col(ShiftRow.medic_id))
@@ -185,10 +218,15 @@ def _shifts(session: Session, day: date) -> tuple[list[Shift], dict[str, int], d
     shifts: list[Shift] = []
     medic_ids: dict[str, int] = {}
     medics: dict[int, Medic] = {}
+    idle: dict[int, IdleMedic] = {}
+    overtime = timedelta(minutes=settings.planning.overtime_minutes)
     for row, medic, home in rows:
         assert medic.id is not None
-        if home.lat is None or home.lon is None or medic.id in medics:
-            continue  # a medic without a located home cannot be routed; one shift per medic per day
+        if medic.id in medics:
+            continue  # one shift per medic per day
+        if home.lat is None or home.lon is None:
+            idle[medic.id] = IdleMedic(medic.id, "needs_location", f"home place {home.id} has no verified location")
+            continue
         start, end = row.starts_at, row.ends_at
         where = Location(home.lat, home.lon)
         shifts.append(
@@ -197,14 +235,14 @@ def _shifts(session: Session, day: date) -> tuple[list[Shift], dict[str, int], d
                 start_location=where,
                 end_location=where,
                 window=TimeWindow(start, end),
-                hard_end=row.hard_end_at or end + DEFAULT_OVERTIME,
+                hard_end=row.hard_end_at or end + overtime,
                 stock=dict(medic.stock),
                 breaks=colorado_breaks(start, end),
             )
         )
         medic_ids[medic_key(medic.id)] = medic.id
         medics[medic.id] = medic
-    return shifts, medic_ids, medics
+    return shifts, medic_ids, medics, idle
 
 
 def _input_hash(problem: Problem, held: list[Held], settings: Settings) -> str:
@@ -254,6 +292,7 @@ class PlanRows:
     routes: list[PlanRoute]
     stops: list[PlanStop]
     unassigned: list[PlanUnassigned]
+    idle: list[PlanIdleMedic] = field(default_factory=list)
 
 
 def result_rows(plan_id: int, day_input: DayInput, result: Result) -> PlanRows:
@@ -296,17 +335,50 @@ def result_rows(plan_id: int, day_input: DayInput, result: Result) -> PlanRows:
         )
     for item in result.unassigned:
         origin = day_input.origins[item.visit_id]
+        detail = item.detail
+        if item.reason is Reason.NO_ELIGIBLE_MEDIC and item.visit_id in day_input.ineligible:
+            detail = day_input.ineligible[item.visit_id]  # the real cause: credentials, role, pumps
         unassigned.append(
             PlanUnassigned(
                 plan_id=plan_id,
                 booking_id=origin.booking_id,
                 part=origin.part,
+                patient_ids=list(origin.patient_ids),
                 reason=item.reason.value,
-                detail=item.detail,
+                detail=detail,
             )
         )
     for hold in day_input.held:
         unassigned.append(
             PlanUnassigned(plan_id=plan_id, booking_id=hold.booking_id, reason=hold.reason, detail=hold.detail)
         )
-    return PlanRows(routes, stops, unassigned)
+    return PlanRows(routes, stops, unassigned, idle_medics(plan_id, day_input, result))
+
+
+def _may_have(visit: Visit, medic: str) -> bool:
+    return visit.allowed_medics is None or medic in visit.allowed_medics
+
+
+def idle_medics(plan_id: int, day_input: DayInput, result: Result) -> list[PlanIdleMedic]:
+    """Every medic on shift without a route, and why: they may serve nothing that day, or nothing
+    left out fits their day (the solver never leaves a medic idle while a visit they could serve
+    alone is left out), or every visit they may serve is planned."""
+    working = {day_input.medic_ids[route.medic_id] for route in result.routes}
+    left_out = {item.visit_id for item in result.unassigned if item.reason.feasible_alone}
+    rows = []
+    for medic_id in sorted({*day_input.medic_ids.values(), *day_input.idle}):
+        if medic_id in working:
+            continue
+        note = day_input.idle.get(medic_id)
+        if note is not None:
+            rows.append(PlanIdleMedic(plan_id=plan_id, medic_id=medic_id, reason=note.reason, detail=note.detail))
+            continue
+        key = medic_key(medic_id)
+        theirs = [v for v in left_out if _may_have(day_input.problem.visit(v), key)]
+        detail = (
+            f"none of the {len(theirs)} visit(s) left out that this medic may serve fits on a day of its own"
+            if theirs
+            else "every visit this medic may serve is planned"
+        )
+        rows.append(PlanIdleMedic(plan_id=plan_id, medic_id=medic_id, reason="no_route", detail=detail))
+    return rows

@@ -58,17 +58,26 @@ class Conflict(Exception):
 
 @dataclass(frozen=True)
 class Policy:
-    """The context of a write: today in the company's zone, the zone, the service area and a geocoder."""
+    """The context of a write: today in the company's zone, the zone, the service area, a geocoder
+    and the credential kinds."""
 
     today: date
     zone: ZoneInfo
     #: (south, west, north, east) in degrees
     area: tuple[float, float, float, float]
     geocoder: Geocoder | None = None
+    #: the credential kinds the company records (``[credentials]`` in config.toml)
+    credential_kinds: tuple[str, ...] = ("iv_certification", "licence")
 
     @classmethod
-    def now(cls, zone: ZoneInfo, area: tuple[float, float, float, float], geocoder: Geocoder | None = None) -> Policy:
-        return cls(datetime.now(zone).date(), zone, area, geocoder)
+    def now(
+        cls,
+        zone: ZoneInfo,
+        area: tuple[float, float, float, float],
+        geocoder: Geocoder | None = None,
+        credential_kinds: tuple[str, ...] = ("iv_certification", "licence"),
+    ) -> Policy:
+        return cls(datetime.now(zone).date(), zone, area, geocoder, credential_kinds)
 
 
 class Problems:
@@ -125,6 +134,26 @@ def check_span(
         problems.add(end_loc, f"must be after {start_loc[-1]}")
     elif end_at > last:
         problems.add(end_loc, f"must fall on {day.isoformat()} in {zone.key}")
+
+
+def check_second_window(
+    problems: Problems,
+    day: date,
+    zone: ZoneInfo,
+    window: tuple[datetime, datetime],
+    second: tuple[datetime | None, datetime | None],
+) -> None:
+    """A booking's second window: both ends or neither, on the day, apart from the first window."""
+    start, end = second
+    if start is None and end is None:
+        return
+    if start is None or end is None:
+        missing = "alt_window_start" if start is None else "alt_window_end"
+        problems.add((missing,), "is required when the other end of the second window is given (give both or neither)")
+        return
+    check_span(problems, day, zone, (("alt_window_start",), start), (("alt_window_end",), end))
+    if start <= window[1] and window[0] <= end:
+        problems.add(("alt_window_start",), "must not overlap the first window (window_start to window_end)")
 
 
 def check_point(problems: Problems, loc: Loc, lat: float | None, lon: float | None, policy: Policy) -> None:

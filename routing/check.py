@@ -21,6 +21,7 @@ and the timing rules stop walking a route at the first such stop.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -606,6 +607,36 @@ def check_assignment(problem: Problem, result: Result) -> list[Violation]:
     return found
 
 
+def check_groups(problem: Problem, result: Result) -> list[Violation]:
+    """The visits of a group are all routed or all left out, and two of them served by
+    different medics start at most ``problem.group_arrival`` apart (the medics arrive together)."""
+    placed: dict[str, tuple[str, datetime]] = {}
+    for route in result.routes:
+        for stop in route.stops:
+            placed[stop.visit_id] = (route.medic_id, _utc(stop.start))
+    found: list[Violation] = []
+    for group, members in problem.groups.items():
+        served = [v.id for v in members if v.id in placed]
+        if served and len(served) < len(members):
+            missing = [v.id for v in members if v.id not in placed]
+            found.append(
+                Violation("groups", group, f"group {group!r} is served in part: {served} routed, {missing} not")
+            )
+        for a, b in itertools.combinations(served, 2):
+            (medic_a, start_a), (medic_b, start_b) = placed[a], placed[b]
+            apart = abs(start_a - start_b)
+            if medic_a != medic_b and apart > problem.group_arrival:
+                found.append(
+                    Violation(
+                        "groups",
+                        group,
+                        f"group {group!r}: visit {a!r} (medic {medic_a!r}) and visit {b!r} (medic {medic_b!r}) "
+                        f"start {_secs(apart)} s apart, more than {_secs(problem.group_arrival)} s",
+                    )
+                )
+    return found
+
+
 def check_kpis(problem: Problem, result: Result) -> list[Violation]:
     """Each route's KPIs equal their recomputation from the problem and the route's times."""
     found: list[Violation] = []
@@ -654,6 +685,7 @@ CHECKS: Mapping[str, Rule] = MappingProxyType(
         "stock": check_stock,
         "max_visits": check_max_visits,
         "assignment": check_assignment,
+        "groups": check_groups,
         "kpis": check_kpis,
     }
 )

@@ -8,8 +8,9 @@ the same ones, so they agree on every number.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +48,15 @@ class Compiled:
     breaks: list[list[tuple[int, int, int]]]  # (earliest start, latest start, duration)
     horizon: int
     balance_cost: int
+    #: each group's nodes (served all or none), and the most their starts may lie apart when
+    #: different vehicles serve them
+    groups: list[list[int]] = field(default_factory=list)
+    group_arrival: int = 600
+
+    @property
+    def group_of(self) -> dict[int, int]:
+        """The group index of each node that belongs to one."""
+        return {node: k for k, members in enumerate(self.groups) for node in members}
 
 
 def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
@@ -62,8 +72,14 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
     visit_of_node = [-1] * len(node_location)
     allowed: list[list[int]] = [[] for _ in node_location]
     vehicle_of = {s.medic_id: v for v, s in enumerate(shifts)}
+    able_of = {visit.id: [vehicle_of[s.medic_id] for s in servable_by(problem, visit)] for visit in problem.visits}
+    # a group is served whole or not at all: one part nobody can serve keeps every part out
+    for members in problem.groups.values():
+        if not all(able_of[member.id] for member in members):
+            for member in members:
+                able_of[member.id] = []
     for position, visit in enumerate(problem.visits):
-        able = [vehicle_of[s.medic_id] for s in servable_by(problem, visit)]
+        able = able_of[visit.id]
         if able:  # an empty list would mean "any vehicle" to OR-Tools
             node_location.append(problem.location_index(visit.location))
             visit_of_node.append(position)
@@ -131,7 +147,20 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
         ],
         horizon=horizon,
         balance_cost=params.balance_cost,
+        groups=_groups(problem, visit_of_node),
+        group_arrival=int(problem.group_arrival.total_seconds()),
     )
+
+
+def _groups(problem: Problem, visit_of_node: list[int]) -> list[list[int]]:
+    """The nodes of each group of schedulable visits (a group with two or more of them)."""
+    node_of = {problem.visits[position].id: node for node, position in enumerate(visit_of_node) if position >= 0}
+    found: list[list[int]] = []
+    for members in problem.groups.values():
+        nodes = [node_of[member.id] for member in members if member.id in node_of]
+        if len(nodes) > 1:
+            found.append(nodes)
+    return found
 
 
 def _preference_classes(
@@ -155,3 +184,85 @@ def _preference_classes(
             vectors.append([preference_cost if node in unpreferred else 0 for node in range(len(visits))])
         class_of_vehicle.append(classes[unpreferred])
     return vectors, class_of_vehicle
+
+
+@dataclass(frozen=True)
+class GroupAsOne:
+    """A group's parts as one job for a search that knows no groups: back to back on one
+    medic's day, from its first part (``head``) on. ``service`` runs from the first part's
+    start to the last part's end; ``windows`` are the first part's start times that let
+    every part start inside its own window."""
+
+    head: int
+    members: tuple[int, ...]
+    #: when each part starts, after the first one
+    offsets: tuple[int, ...]
+    service: int
+    windows: tuple[tuple[int, int], ...]
+    allowed: tuple[int, ...]
+    penalty: int
+    demand: dict[str, int]
+
+
+def groups_as_one(c: Compiled) -> list[GroupAsOne]:
+    """Each group that one medic can serve back to back; a group that only several medics
+    together could serve inside its windows is left to the repair (it is not here)."""
+    merged = []
+    for members in c.groups:
+        allowed = sorted(set.intersection(*(set(c.allowed[n]) for n in members)))
+        # the k-th part starts this long after the first one
+        offsets = [0]
+        for a, b in itertools.pairwise(members):
+            offsets.append(offsets[-1] + c.transit[a][b])
+        windows: list[tuple[int, int]] | None = None
+        for node, offset in zip(members, offsets, strict=True):
+            shifted = [(opens - offset, closes - offset) for opens, closes in c.windows[node]]
+            windows = shifted if windows is None else _intersect(windows, shifted)
+        if not allowed or not windows:
+            continue
+        merged.append(
+            GroupAsOne(
+                head=members[0],
+                members=tuple(members),
+                offsets=tuple(offsets),
+                service=offsets[-1] + c.service[members[-1]],
+                windows=tuple(windows),
+                allowed=tuple(allowed),
+                penalty=sum(c.penalty[n] for n in members),
+                demand={kind: sum(demand[n] for n in members) for kind, demand in c.demand.items()},
+            )
+        )
+    return merged
+
+
+def _intersect(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    cut = [(max(x0, y0), min(x1, y1)) for x0, x1 in a for y0, y1 in b]
+    return sorted((lo, hi) for lo, hi in cut if lo <= hi)
+
+
+def expand_groups(routes: Sequence[Sequence[int]], merged: Sequence[GroupAsOne]) -> list[list[int]]:
+    """Routes of a search that saw each group as one job, with every group's parts back in place."""
+    members_of = {group.head: group.members for group in merged}
+    return [[node for head in route for node in members_of.get(head, (head,))] for route in routes]
+
+
+def seed_jobs(c: Compiled) -> list[GroupAsOne]:
+    """The jobs a search that knows no groups is given: each visit outside a group alone, and each
+    group one medic can serve as one job (its other parts are not jobs of their own)."""
+    merged = groups_as_one(c)
+    grouped = {node for members in c.groups for node in members}
+    singles = [
+        GroupAsOne(
+            head=node,
+            members=(node,),
+            offsets=(0,),
+            service=c.service[node],
+            windows=tuple(c.windows[node]),
+            allowed=tuple(c.allowed[node]),
+            penalty=c.penalty[node],
+            demand={kind: demand[node] for kind, demand in c.demand.items()},
+        )
+        for node in range(c.depot_count, len(c.node_location))
+        if node not in grouped and c.allowed[node]
+    ]
+    return sorted([*singles, *merged], key=lambda job: job.head)

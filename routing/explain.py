@@ -36,9 +36,16 @@ class Placed:
 
 
 def explain(problem: Problem, visit_ids: Iterable[str], placed: Placed | None = None) -> tuple[Unassigned, ...]:
-    """A reason for each visit left out of a plan, most fundamental first."""
+    """A reason for each visit left out of a plan, most fundamental first. The parts of a group
+    booking share one reason: the booking is served whole or not at all."""
     context = _Context(problem, placed) if placed is not None else None
-    return tuple(_explain_one(problem, problem.visit(visit_id), context) for visit_id in visit_ids)
+    found: dict[str, Unassigned] = {}
+    for visit_id in visit_ids:
+        visit = problem.visit(visit_id)
+        members = problem.groups.get(visit.group, (visit,)) if visit.group is not None else (visit,)
+        if visit_id not in found:
+            found.update(_explain_unit(problem, members, context))
+    return tuple(found[visit_id] for visit_id in visit_ids)
 
 
 class _Context:
@@ -53,7 +60,30 @@ class _Context:
         return problem.shifts[vehicle].medic_id
 
 
-def _explain_one(problem: Problem, visit: Visit, context: _Context | None) -> Unassigned:
+def _explain_unit(problem: Problem, members: Sequence[Visit], context: _Context | None) -> dict[str, Unassigned]:
+    """The reason of each part of a group (or of a visit alone)."""
+    static = {v.id: _static(problem, v) for v in members}
+    blocked = next((item for item in static.values() if item is not None), None)
+    if blocked is not None:
+        if len(members) == 1:
+            return {blocked.visit_id: blocked}
+        detail = (
+            f"the group booking is served whole or not at all, and its part {blocked.visit_id} cannot be: "
+            f"{blocked.detail}"
+        )
+        return {v.id: Unassigned(v.id, blocked.reason, detail) for v in members}
+    if context is None:  # no plan placed it: it fits into an empty day
+        return {
+            v.id: Unassigned(v.id, Reason.SEARCH_TIME, "feasible on its own; no plan placed it before the search ended")
+            for v in members
+        }
+    reason, detail = _against_the_plan(problem, [context.node_of[v.id] for v in members], context)
+    return {v.id: Unassigned(v.id, reason, detail) for v in members}
+
+
+def _static(problem: Problem, visit: Visit) -> Unassigned | None:
+    """The reasons that hold whatever the plan, or None if some medic could serve it alone."""
+
     def left_out(reason: Reason, detail: str) -> Unassigned:
         return Unassigned(visit.id, reason, detail)
 
@@ -77,45 +107,43 @@ def _explain_one(problem: Problem, visit: Visit, context: _Context | None) -> Un
             Reason.UNREACHABLE,
             "no eligible medic can drive there, serve it inside a window and get home by the end of the shift",
         )
-    if context is None:  # no plan placed it: it fits into an empty day
-        return left_out(Reason.SEARCH_TIME, "feasible on its own; no plan placed it before the search ended")
-    return _against_the_plan(problem, visit, context)
+    return None
 
 
-def _against_the_plan(problem: Problem, visit: Visit, context: _Context) -> Unassigned:
+def _against_the_plan(problem: Problem, unit: list[int], context: _Context) -> tuple[Reason, str]:
     c, routes, repair = context.placed.c, context.placed.routes, context.repair
-    node = context.node_of[visit.id]
-    able = c.allowed[node]
-    alone = [v for v in able if repair.timer.feasible(v, [node])]
-    if not alone:
-        return Unassigned(
-            visit.id,
+    what = "it" if len(unit) == 1 else f"the whole group ({len(unit)} parts)"
+    able = sorted(set().union(*(c.allowed[node] for node in unit)))
+    if not repair.place([[] for _ in c.starts], unit, {}):
+        return (
             Reason.UNREACHABLE,
-            "no eligible medic can serve it inside a window and still take the shift's breaks",
+            f"no eligible medic can serve {what} inside a window and still take the shift's breaks",
         )
-    fits = [v for v in able if repair.cheapest_place(v, routes[v], node) is not None]
-    if fits:
-        return Unassigned(
-            visit.id,
-            Reason.SEARCH_TIME,
-            f"it fits into the day of medic {context.medic(problem, fits[0])} as planned; "
-            "the search ran out of time before placing it",
-        )
-    penalty = c.penalty[node]
+    narrow, _ = repair.sync(routes)
+    # a plan filled to the end has no such place (routing.repair.Repair.fill); one cut short may
+    if context.placed.unfinished:
+        trial = [list(route) for route in routes]
+        changed = repair.place(trial, unit, narrow)
+        if changed:
+            return (
+                Reason.SEARCH_TIME,
+                f"{what} fits into the day of medic {context.medic(problem, changed[0])} as planned; "
+                "the search ran out of time before placing it",
+            )
+    weight = max(c.penalty[node] for node in unit)
     for vehicle in able:
-        higher = [n for n in routes[vehicle] if c.penalty[n] > penalty]
+        higher = [n for n in routes[vehicle] if c.penalty[n] > weight]
         if not higher:
             continue
-        rest = [n for n in routes[vehicle] if c.penalty[n] <= penalty]
-        if repair.cheapest_place(vehicle, rest, node) is not None:
-            return Unassigned(
-                visit.id,
+        trial = [list(route) for route in routes]
+        trial[vehicle] = [n for n in routes[vehicle] if c.penalty[n] <= weight]
+        if repair.place(trial, unit, narrow):
+            return (
                 Reason.CROWDED_OUT,
                 f"displaced by {len(higher)} higher-priority visit(s) on the day of medic "
                 f"{context.medic(problem, vehicle)}",
             )
-    return Unassigned(
-        visit.id,
+    return (
         Reason.NO_ROOM,
-        f"no eligible medic had room for it in its window(s): the days of all {len(able)} are full",
+        f"no eligible medic had room for {what} in its window(s): the days of all {len(able)} are full",
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from routing.compiled import Compiled
 from routing.repair import Repair
+from routing.schedule import Narrowing
 
 
 class Lns:
@@ -40,11 +41,11 @@ class Lns:
         nearest = np.argsort(apart, axis=1, kind="stable")[:, : min(30, max(0, len(opens) - 1))]
         self.near: dict[int, list[int]] = {first + k: [first + int(j) for j in row] for k, row in enumerate(nearest)}
 
-    def route_price(self, vehicle: int, route: Sequence[int]) -> int | None:
+    def route_price(self, vehicle: int, route: Sequence[int], narrow: Narrowing | None = None) -> int | None:
         """The route's price (:meth:`Repair.route_price`); None if it is not feasible."""
         if not route:
             return 0
-        timing = self.repair.timer.time(vehicle, route)
+        timing = self.repair.timer.time(vehicle, route, narrow)
         return None if timing is None else self.repair.route_price(vehicle, route, timing)
 
     def run(
@@ -52,9 +53,10 @@ class Lns:
     ) -> tuple[list[list[int]], int]:
         """Improve ``routes`` (each feasible) until ``deadline`` or ``max_moves``;
         returns the routes and how many moves were kept."""
-        c, rng = self.c, self.rng
+        c, rng, repair = self.c, self.rng, self.repair
         routes = [list(route) for route in routes]
-        prices = [self.route_price(v, route) or 0 for v, route in enumerate(routes)]
+        narrow, _ = repair.sync(routes)
+        prices = [self.route_price(v, route, narrow) or 0 for v, route in enumerate(routes)]
         where = {node: v for v, route in enumerate(routes) for node in route}
         candidates = [n for n in range(c.depot_count, len(c.node_location)) if c.allowed[n]]
         kept = moves = 0
@@ -63,46 +65,52 @@ class Lns:
             waiting = [n for n in candidates if n not in where]
             centre = rng.choice(waiting) if waiting and rng.random() < 0.8 else rng.choice(candidates)
             size = rng.randint(2, 8)
-            ruined = [n for n in self.near[centre] if n in where][:size]
+            # the served visits nearest the centre; a group's parts are ruined and put back together
+            ruined: set[int] = set()
+            for node in self.near[centre]:
+                if len(ruined) >= size:
+                    break
+                if node in where:
+                    ruined.update(repair.unit_of(node))
             if centre in where:
-                ruined.append(centre)
+                ruined.update(repair.unit_of(centre))
             touched = {where[n] for n in ruined}
-            trial = {v: [n for n in routes[v] if n not in ruined] for v in touched}
+            trial = [list(route) for route in routes]
+            for v in touched:
+                trial[v] = [n for n in routes[v] if n not in ruined]
             # what goes back: the ruined visits, the centre, and visits left out near it
-            back = set(ruined) | ({centre} if centre not in where else set())
-            back.update(n for n in self.near[centre][:10] if n not in where)
-            order = sorted(back, key=lambda n: (-c.penalty[n], rng.random()))
-            placed: dict[int, int] = {}
-            for node in order:
-                best: tuple[int, int, int] | None = None
-                for vehicle in c.allowed[node]:
-                    route = trial.get(vehicle, routes[vehicle])
-                    place = self.repair.cheapest_place(vehicle, route, node)
-                    if place is not None and (best is None or place[0] < best[0]):
-                        best = (place[0], vehicle, place[1])
-                if best is not None:
-                    _, vehicle, position = best
-                    route = list(trial.get(vehicle, routes[vehicle]))
-                    route.insert(position, node)
-                    trial[vehicle] = route
-                    placed[node] = vehicle
-            new_prices = {v: self.route_price(v, route) for v, route in trial.items()}
+            back = set(ruined) | set(repair.unit_of(centre))
+            back.update(m for n in self.near[centre][:10] if n not in where for m in repair.unit_of(n))
+            units: list[list[int]] = []
+            seen: set[int] = set()
+            for node in sorted(back, key=lambda n: (-c.penalty[n], rng.random())):
+                if node not in seen:
+                    unit = repair.unit_of(node)
+                    seen.update(unit)
+                    units.append(unit)
+            trial_narrow, _ = repair.sync(trial)
+            placed: set[int] = set()
+            for unit in units:
+                changed = repair.place(trial, unit, trial_narrow)
+                if changed:
+                    touched.update(changed)
+                    placed.update(unit)
+                    if len(changed) > 1:
+                        trial_narrow, _ = repair.sync(trial)
+            new_prices = {v: self.route_price(v, trial[v], trial_narrow) for v in touched}
             if any(price is None for price in new_prices.values()):
                 continue
             # only the touched routes and the visits put back change
-            before = sum(prices[v] for v in trial) + sum(c.penalty[n] for n in back if n not in where)
+            before = sum(prices[v] for v in touched) + sum(c.penalty[n] for n in back if n not in where)
             after = sum(p for p in new_prices.values() if p is not None)
             after += sum(c.penalty[n] for n in back if n not in placed)
-            lengths = [len(trial[v]) if v in trial else len(r) for v, r in enumerate(routes)]
             before += c.balance_cost * max(len(r) for r in routes)
-            after += c.balance_cost * max(lengths)
+            after += c.balance_cost * max(len(r) for r in trial)
             if after < before:
-                for v, route in trial.items():
-                    routes[v] = route
+                routes = trial
+                narrow = trial_narrow
+                for v in touched:
                     prices[v] = new_prices[v] or 0
-                for node in ruined:
-                    where.pop(node, None)
-                for node, vehicle in placed.items():
-                    where[node] = vehicle
+                where = {node: v for v, route in enumerate(routes) for node in route}
                 kept += 1
         return routes, kept

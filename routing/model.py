@@ -143,7 +143,10 @@ class Visit:
     group booking sets up once. ``allowed_medics`` is a hard restriction (None:
     anyone with the skills); ``preferred_medics`` only costs when ignored.
     ``priority`` (1 to 10) scales the penalty for leaving the visit out;
-    ``optional`` visits yield to mandatory ones.
+    ``optional`` visits yield to mandatory ones. Visits that share a ``group``
+    (the parts of one group booking) are served all or none; parts served by
+    different medics start within :attr:`Problem.group_arrival` of each other,
+    so that the medics arrive together.
     """
 
     id: str
@@ -157,9 +160,12 @@ class Visit:
     setup: timedelta = ZERO
     allowed_medics: frozenset[str] | None = None
     preferred_medics: frozenset[str] = frozenset()
+    group: str | None = None
 
     def __post_init__(self) -> None:
         who = f"Visit {self.id!r}"
+        if self.group is not None and (not isinstance(self.group, str) or not self.group):
+            raise ValueError(f"{who} group must be a non-empty string or None, got {self.group!r}.")
         if not isinstance(self.id, str) or not self.id:
             raise ValueError(f"Visit id must be a non-empty string, got {self.id!r}.")
         if not isinstance(self.location, Location):
@@ -247,11 +253,14 @@ class Problem:
     visits: tuple[Visit, ...]
     shifts: tuple[Shift, ...]
     matrix: TravelMatrix
+    #: the most the starts of one group's parts may lie apart when different medics serve them
+    group_arrival: timedelta = timedelta(minutes=10)
     locations: tuple[Location, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visits", tuple(self.visits))
         object.__setattr__(self, "shifts", tuple(self.shifts))
+        _require_duration("Problem", "group_arrival", self.group_arrival)
         _require_unique("Visit", [v.id for v in self.visits])
         _require_unique("Shift medic_id", [s.medic_id for s in self.shifts])
         object.__setattr__(self, "locations", tuple(_distinct_locations(self.visits, self.shifts)))
@@ -276,6 +285,7 @@ class Problem:
         visits: Iterable[Visit],
         shifts: Iterable[Shift],
         provider: TravelMatrixProvider | None = None,
+        group_arrival: timedelta = timedelta(minutes=10),
     ) -> Problem:
         """Make a problem, computing its matrix with ``provider`` (haversine by default)."""
         from routing.matrix import HaversineTravel
@@ -283,7 +293,19 @@ class Problem:
         visits, shifts = tuple(visits), tuple(shifts)
         provider = provider or HaversineTravel()
         locations = _distinct_locations(visits, shifts)
-        return cls(visits, shifts, provider.matrix(locations))
+        return cls(visits, shifts, provider.matrix(locations), group_arrival)
+
+    @property
+    def groups(self) -> dict[str, tuple[Visit, ...]]:
+        """The visits of each group, in problem order."""
+        cached = self.__dict__.get("_groups")
+        if cached is None:
+            found: dict[str, list[Visit]] = {}
+            for visit in self.visits:
+                if visit.group is not None:
+                    found.setdefault(visit.group, []).append(visit)
+            cached = self.__dict__["_groups"] = {name: tuple(members) for name, members in found.items()}
+        return cached
 
     @property
     def origin(self) -> datetime:

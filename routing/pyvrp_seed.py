@@ -9,6 +9,9 @@ which then builds and returns the plan with every rule:
   :mod:`routing.schedule` then places the breaks exactly and repairs what does not fit;
 * **preferred medics** and **balance** are left out (they only break ties in our objective);
 * a visit with **two windows** is two clients in a mutually exclusive group;
+* a **group booking** is one client, its parts back to back on one medic's day
+  (:func:`routing.compiled.groups_as_one`); a group only several medics could serve
+  together is left to the repair;
 * **who may serve** a visit is a routing profile per class of medic, with an
   unaffordable distance to and from the visits that class may not serve (PyVRP's own
   reader does the same for ``vehicles_allowed_clients``);
@@ -27,7 +30,7 @@ import numpy as np
 import pyvrp
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
-from routing.compiled import Compiled
+from routing.compiled import Compiled, expand_groups, groups_as_one, seed_jobs
 
 #: a distance PyVRP can hold that no prize can pay for (pyvrp.constants.MAX_VALUE)
 _FORBIDDEN = int(pyvrp.constants.MAX_VALUE)
@@ -63,10 +66,12 @@ def relaxed_data(c: Compiled, break_share: float = 1.0) -> tuple[pyvrp.ProblemDa
     client_node: list[int] = []
     kinds = sorted(c.demand)
     lowest = min((p for p in c.penalty if p > 0), default=1)
-    for node in range(c.depot_count, nodes):
-        delivery = [int(c.demand[kind][node]) for kind in kinds] + [1]
-        prize = max(1, round(prize_unit * c.penalty[node] / lowest))
-        windows = c.windows[node]
+    jobs = seed_jobs(c)
+    for job in jobs:
+        node = job.head
+        delivery = [int(job.demand[kind]) for kind in kinds] + [len(job.members)]
+        prize = max(1, round(prize_unit * job.penalty / lowest))
+        windows = job.windows
         group = None
         if len(windows) > 1:
             group = len(groups)
@@ -78,7 +83,7 @@ def relaxed_data(c: Compiled, break_share: float = 1.0) -> tuple[pyvrp.ProblemDa
                 pyvrp.Client(
                     location=node,
                     delivery=delivery,
-                    service_duration=int(c.service[node]),
+                    service_duration=int(job.service),
                     tw_early=int(opens),
                     tw_late=int(closes),
                     prize=prize,
@@ -92,8 +97,8 @@ def relaxed_data(c: Compiled, break_share: float = 1.0) -> tuple[pyvrp.ProblemDa
     vehicles = len(c.starts)
     may_serve = np.zeros((vehicles, nodes), dtype=bool)
     may_serve[:, : c.depot_count] = True
-    for node in range(c.depot_count, nodes):
-        may_serve[c.allowed[node], node] = True
+    for job in jobs:
+        may_serve[list(job.allowed), job.head] = True
     profile_of: dict[bytes, int] = {np.ones(nodes, dtype=bool).tobytes(): 0}
     distance_matrices = [drive]
     for vehicle in range(vehicles):
@@ -182,4 +187,4 @@ def seed_routes(
         vehicle = members[kind][handed[kind]]
         handed[kind] += 1
         routes[vehicle] = [client_node[a.idx] for a in route if a.is_client()]
-    return routes
+    return expand_groups(routes, groups_as_one(c))

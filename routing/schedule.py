@@ -21,10 +21,13 @@ The same rules are checked again, independently, by :mod:`routing.check`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from routing.compiled import Compiled
+
+#: nodes whose windows are cut to one interval (lo, hi) of start times
+Narrowing = Mapping[int, tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,23 @@ class Timing:
     home: int
     #: which break of the shift each of ``breaks`` is (its index in the shift's breaks)
     break_order: tuple[int, ...] = ()
+
+
+class _Narrowed(Sequence[Sequence[tuple[int, int]]]):
+    """The windows of every node, a few of them cut to an interval (computed when asked)."""
+
+    def __init__(self, base: Sequence[Sequence[tuple[int, int]]], narrow: Narrowing) -> None:
+        self.base, self.narrow = base, narrow
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, node):  # type: ignore[no-untyped-def,override]
+        cut = self.narrow.get(node)
+        if cut is None:
+            return self.base[node]
+        lo, hi = cut
+        return [(max(a, lo), min(b, hi)) for a, b in self.base[node] if max(a, lo) <= min(b, hi)]
 
 
 def _first_start(windows: Sequence[tuple[int, int]], ready: int) -> int | None:
@@ -82,21 +102,31 @@ class RouteTimer:
         allowed = self.c.allowed
         return all(vehicle in allowed[n] for n in nodes)
 
-    def feasible(self, vehicle: int, nodes: Sequence[int]) -> bool:
+    def feasible(self, vehicle: int, nodes: Sequence[int], narrow: Narrowing | None = None) -> bool:
         """Every rule of one route: who may serve, stock, count and time."""
-        return self.allowed(vehicle, nodes) and self.carries(vehicle, nodes) and self.time(vehicle, nodes) is not None
+        return (
+            self.allowed(vehicle, nodes)
+            and self.carries(vehicle, nodes)
+            and self.time(vehicle, nodes, narrow) is not None
+        )
 
     # ----------------------------------------------------------------- time
 
-    def time(self, vehicle: int, nodes: Sequence[int]) -> Timing | None:
-        """The earliest schedule of ``nodes`` in this order for ``vehicle``, or None."""
+    def windows(self, narrow: Narrowing | None) -> Sequence[Sequence[tuple[int, int]]]:
+        """The compiled windows, each node in ``narrow`` cut to its interval there."""
+        return _Narrowed(self.c.windows, narrow) if narrow else self.c.windows
+
+    def time(self, vehicle: int, nodes: Sequence[int], narrow: Narrowing | None = None) -> Timing | None:
+        """The earliest schedule of ``nodes`` in this order for ``vehicle``, or None. ``narrow``
+        cuts some nodes' windows to an interval (a group's parts that must start together)."""
         c = self.c
+        windows = self.windows(narrow)
         if not c.breaks[vehicle]:
-            return self._time_without_breaks(vehicle, nodes)
+            return self._time_without_breaks(vehicle, nodes, windows)
         breaks = c.breaks[vehicle]
         orders = self._orders[vehicle]
         full = (1 << len(breaks)) - 1
-        transit, service, windows = c.transit, c.service, c.windows
+        transit, service = c.transit, c.service
         # per step: {breaks taken: (free at, start of this stop, breaks placed in the gap, previous mask)}
         layers: list[dict[int, tuple[int, int, tuple[tuple[int, int, int], ...], int]]] = []
         states: dict[int, int] = {0: c.shift_start[vehicle]}
@@ -152,13 +182,15 @@ class RouteTimer:
             tuple(k for _, _, k in placed_all),
         )
 
-    def _time_without_breaks(self, vehicle: int, nodes: Sequence[int]) -> Timing | None:
+    def _time_without_breaks(
+        self, vehicle: int, nodes: Sequence[int], windows: Sequence[Sequence[tuple[int, int]]]
+    ) -> Timing | None:
         c = self.c
         free_at = c.shift_start[vehicle]
         previous = c.starts[vehicle]
         starts = []
         for node in nodes:
-            start = _first_start(c.windows[node], free_at + c.transit[previous][node] - c.service[previous])
+            start = _first_start(windows[node], free_at + c.transit[previous][node] - c.service[previous])
             if start is None:
                 return None
             starts.append(start)
@@ -168,9 +200,9 @@ class RouteTimer:
             return None
         return Timing(c.shift_start[vehicle], tuple(starts), (), home)
 
-    def home_time(self, vehicle: int, nodes: Sequence[int]) -> int | None:
+    def home_time(self, vehicle: int, nodes: Sequence[int], narrow: Narrowing | None = None) -> int | None:
         """When the medic is home at the earliest, or None if the route cannot be timed."""
-        timing = self.time(vehicle, nodes)
+        timing = self.time(vehicle, nodes, narrow)
         return None if timing is None else timing.home
 
 

@@ -4,8 +4,10 @@ This is the only module that imports ``ortools``. :class:`Model` turns the compi
 tables into a RoutingModel: a time dimension with waiting, the soft and hard shift
 ends, break intervals that stay off services and inside the working day, a load
 dimension per supply kind, the visit counter (max visits, balance), preferred medics
-as a cost, and one disjunction per visit, so that a visit hard to place is left out
-with a penalty rather than turning the whole day into "no solution".
+as a cost, group bookings served whole (their parts active together, and starting within
+the group arrival when different medics serve them), and one disjunction per visit, so
+that a visit hard to place is left out with a penalty rather than turning the whole day
+into "no solution".
 
 Three ways to use it, all returning a :class:`Found`:
 
@@ -138,6 +140,17 @@ class Model:
             if len(near) == len(intervals):
                 for interval, (lo, hi, _), (start, _) in zip(intervals, c.breaks[vehicle], near, strict=True):
                     interval.SetStartRange(max(lo, start - leeway), min(hi, start + leeway))
+
+        for members in c.groups:
+            # a group is served whole or not at all; parts on different medics start together
+            indices = [manager.NodeToIndex(node) for node in members]
+            for a, b in itertools.pairwise(indices):
+                solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
+            for a, b in itertools.combinations(indices, 2):
+                apart = solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b))
+                gap = self.time.CumulVar(a) - self.time.CumulVar(b)
+                solver.Add(gap + c.horizon * apart <= c.group_arrival + c.horizon)
+                solver.Add(-gap + c.horizon * apart <= c.group_arrival + c.horizon)
 
         for kind, demand in c.demand.items():
             callback = routing.RegisterUnaryTransitVector(demand)

@@ -8,6 +8,9 @@ slow. It gets the compiled problem with every rule it can express, and only ever
   window at its setup, Dripline at its service, so setup goes into the matrix instead);
   the cost to minimise is the drive alone;
 * who may serve a visit becomes a skill per class of visit;
+* a group booking is one job, its parts back to back on one medic's day
+  (:func:`routing.compiled.groups_as_one`); a group only several medics could serve
+  together is left to the repair;
 * stock and max visits are capacities and ``max_tasks``; a visit's priority is its
   share of the largest penalty (VROOM serves the most priority first, then the most
   visits, then the cheapest);
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 import vroom
 
-from routing.compiled import Compiled
+from routing.compiled import Compiled, expand_groups, groups_as_one, seed_jobs
 
 
 def break_id(c: Compiled, vehicle: int, k: int) -> int:
@@ -40,7 +43,6 @@ def vroom_input(c: Compiled, perturbation: int | None = None) -> vroom.Input:
     ``perturbation`` seeds a noise of up to 10 % on each driving cost (never on a
     duration, so every rule stays as it is): VROOM is deterministic, and a perturbed
     copy takes another path through its heuristics."""
-    nodes = len(c.node_location)
     drive = np.asarray(c.arc_costs, dtype=np.int64)
     if perturbation is not None:
         noise = np.random.default_rng(perturbation).uniform(0.9, 1.1, drive.shape)
@@ -51,9 +53,10 @@ def vroom_input(c: Compiled, perturbation: int | None = None) -> vroom.Input:
     problem.set_durations_matrix("car", travel)
     problem.set_costs_matrix("car", drive)
     kinds = sorted(c.demand)
+    jobs = seed_jobs(c)
     skill_of: dict[frozenset[int], int] = {}
-    for node in range(c.depot_count, nodes):
-        skill_of.setdefault(frozenset(c.allowed[node]), len(skill_of))
+    for job in jobs:
+        skill_of.setdefault(frozenset(job.allowed), len(skill_of))
     skills: list[set[int]] = [set() for _ in c.starts]
     for allowed, skill in skill_of.items():
         for vehicle in allowed:
@@ -75,17 +78,17 @@ def vroom_input(c: Compiled, perturbation: int | None = None) -> vroom.Input:
                 ],
             )
         )
-    largest = max(c.penalty) or 1
-    for node in range(c.depot_count, nodes):
+    largest = max((job.penalty for job in jobs), default=1) or 1
+    for job in jobs:
         problem.add_job(
             vroom.Job(
-                node,
-                location=node,
-                default_service=c.service[node],
-                delivery=vroom.Amount([c.demand[kind][node] for kind in kinds]),
-                skills={skill_of[frozenset(c.allowed[node])]},
-                priority=max(0, min(100, round(100 * c.penalty[node] / largest))),
-                time_windows=[vroom.TimeWindow(opens, closes) for opens, closes in c.windows[node]],
+                job.head,
+                location=job.head,
+                default_service=job.service,
+                delivery=vroom.Amount([job.demand[kind] for kind in kinds]),
+                skills={skill_of[frozenset(job.allowed)]},
+                priority=max(0, min(100, round(100 * job.penalty / largest))),
+                time_windows=[vroom.TimeWindow(opens, closes) for opens, closes in job.windows],
             )
         )
     return problem
@@ -111,4 +114,4 @@ def seed_routes(
     answer = solve_vroom(c, level=level, threads=threads, seconds=seconds, perturbation=perturbation)
     for route in answer["routes"]:
         routes[int(route["vehicle"]) - 1] = [int(step["id"]) for step in route["steps"] if step["type"] == "job"]
-    return routes
+    return expand_groups(routes, groups_as_one(c))

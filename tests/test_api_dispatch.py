@@ -318,27 +318,24 @@ def test_delete_patient_on_a_booking_is_409(setup: Any) -> None:
     assert response.status_code == 409 and "Quokka" not in response.text
 
 
-def test_first_bookings_on_a_fresh_database_seed_the_catalogue_once(engine: Engine) -> None:
-    """On a database with accounts only, concurrent first bookings each get 201: the catalogue is seeded once."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from dispatch.models import Service
-
+def test_fresh_database_has_no_catalogue_until_it_is_seeded(engine: Engine) -> None:
+    """A fresh database has no services: a new user's POST /services for hydration is a 201 (not a 409),
+    a booking naming an unknown service is a 422 saying how to seed, and a second POST of the code is a
+    409 that says to PATCH it."""
     make_accounts_only(engine)
     client = dispatch_client(engine)
     headers = login(client, "dispatch")
-
-    def book(number: int) -> int:
-        body = booking_body(patients=[{**new_patient(number), "service": "hydration"}])
-        return client.post("/bookings", headers=headers, json=body).status_code
-
-    with ThreadPoolExecutor(4) as pool:
-        assert list(pool.map(book, range(4))) == [201] * 4
-    with Session(engine) as session:
-        codes = [s.code for s in session.exec(select(Service))]
-        assert len(codes) == len(set(codes)) == 8
-        assert len(events(session, outcome="seeded")) == 1 and verify_chain(session) == []
-    assert {s["code"] for s in client.get("/services", headers=headers).json()} == set(codes)
+    assert client.get("/services", headers=headers).json() == []
+    body = booking_body(patients=[{**new_patient(1), "service": "myers"}])
+    refused = client.post("/bookings", headers=headers, json=body)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "patients", 0, "service"] and "dripline catalogue seed" in error["msg"]
+    service = {"code": "hydration", "name": "Hydration", "infusion_minutes": 40, "roles": ["RN", "paramedic", "NP"]}
+    created = client.post("/services", headers=headers, json=service)
+    assert created.status_code == 201
+    again = client.post("/services", headers=headers, json=service)
+    assert again.status_code == 409 and f"PATCH /services/{created.json()['id']}" in again.json()["detail"]
 
 
 def make_accounts_only(engine: Engine) -> None:
@@ -387,3 +384,42 @@ def test_dispatcher_calls_log_no_patient_data(setup: Any, caplog: pytest.LogCapt
     secrets = ["Quokka", "Larkspur", "555 01", body["place"]["access_notes"]]
     assert [secret for secret in secrets if secret in logged] == []
     assert not [secret for secret in secrets if secret in rejected.text + unknown.text]
+
+
+def test_credential_kinds_are_listed_and_an_unknown_kind_is_a_422_naming_the_field(setup: Any) -> None:
+    """GET /credential-kinds lists the kinds and the roles that need them; a typo such as colorado_license
+    is a 422 at credentials.0.kind listing the accepted kinds, on POST and on PATCH."""
+    client, headers, _ = setup
+    kinds = client.get("/credential-kinds", headers=headers).json()
+    assert kinds == [
+        {"kind": "iv_certification", "required_for": ["NP", "RN", "paramedic"]},
+        {"kind": "licence", "required_for": ["NP", "RN", "paramedic"]},
+    ]
+    typo = medic_body(credentials=[{"kind": "colorado_license", "expires_on": "2027-06-30"}])
+    refused = client.post("/medics", headers=headers, json=typo)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "credentials", 0, "kind"]
+    assert "known kinds: iv_certification, licence" in error["msg"]
+    medic = client.post("/medics", headers=headers, json=medic_body()).json()
+    patched = client.patch(f"/medics/{medic['id']}", headers=headers, json={"credentials": typo["credentials"]})
+    assert patched.status_code == 422 and patched.json()["detail"][0]["loc"] == ["body", "credentials", 0, "kind"]
+
+
+def test_booking_with_a_second_window_keeps_it_and_refuses_an_overlap(setup: Any) -> None:
+    """alt_window_start/end are stored and shown; a second window that overlaps the first, or one end
+    alone, is a 422 naming the field."""
+    client, headers, _ = setup
+    body = booking_body(alt_window_start=local(DAY, "16:00"), alt_window_end=local(DAY, "18:00"))
+    created = client.post("/bookings", headers=headers, json=body)
+    assert created.status_code == 201, created.text
+    assert (created.json()["alt_window_start"], created.json()["alt_window_end"]) == (
+        local(DAY, "16:00"),
+        local(DAY, "18:00"),
+    )
+    overlap = booking_body(alt_window_start=local(DAY, "10:00"), alt_window_end=local(DAY, "12:00"))
+    response = client.post("/bookings", headers=headers, json=overlap)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "alt_window_start"]
+    half = booking_body(alt_window_start=local(DAY, "16:00"))
+    response = client.post("/bookings", headers=headers, json=half)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "alt_window_end"]

@@ -112,6 +112,32 @@ def test_post_plan_is_202_then_published_with_every_booking_placed(engine: Engin
     assert (again["status"], again["plan_version"]) == ("unchanged", 1)
 
 
+def test_published_plan_serves_route_figures_patients_and_booking_statuses(engine: Engine) -> None:
+    """GET /plans/{day}: each route's driving, overtime and breaks; each stop's patients; and the bookings
+    on a route read planned in version 1 (GET /bookings?status=planned lists exactly them); the read
+    of the plan's patient ids is audited."""
+    seed_day(engine)
+    client = dispatch_client(engine)
+    headers = login(client, "dispatch")
+    poll(client, headers, client.post(f"/plans/{DAY.isoformat()}", headers=headers).json()["status_url"])
+    plan = client.get(f"/plans/{DAY.isoformat()}", headers=headers).json()
+    read = last_event(engine)
+    assert (read.action, read.resource) == ("read", "plan")
+    for route in plan["routes"]:
+        assert set(route["kpis"]) == {"driving_s", "distance_m", "idle_s", "service_s", "overtime_s", "visits"}
+        assert route["kpis"]["visits"] == len(route["stops"]) and route["kpis"]["driving_s"] > 0
+        assert all(set(b) == {"start", "end"} for b in route["breaks"])
+        assert all(stop["patient_ids"] for stop in route["stops"])
+    planned = {stop["booking_id"] for route in plan["routes"] for stop in route["stops"]}
+    listed = client.get(f"/bookings?service_date={DAY.isoformat()}&status=planned", headers=headers).json()
+    assert {b["id"] for b in listed} == planned
+    assert all((b["status"], b["plan_version"]) == ("planned", 1) for b in listed)
+    assert plan["idle_medics"] == []
+    sheet = client.get(f"/route-sheets/{DAY.isoformat()}/{plan['routes'][0]['medic_id']}", headers=headers).json()
+    assert sheet["driving_minutes"] == round(plan["routes"][0]["kpis"]["driving_s"] / 60)
+    assert sheet["overtime_minutes"] == 0
+
+
 def job_requester(engine: Engine) -> int | None:
     with Session(engine) as session:
         return session.exec(select(PlanJob.requested_by)).first()

@@ -42,9 +42,17 @@ def test_visit_time_rejects_a_visit_without_patients() -> None:
         visit_time(PlaceKind.HOME, [])
 
 
-def test_split_for_pumps_cuts_a_group_of_six_into_four_and_two() -> None:
-    """Six patients and four pumps: one visit of four, one of two."""
-    assert [len(part) for part in split_for_pumps(list(range(6)), 4)] == [4, 2]
+def test_split_for_pumps_cuts_a_group_into_as_few_even_parts_as_the_pumps_allow() -> None:
+    """Six patients and four pumps: two parts of three (so a 3-pump car fits them too); eight: four and
+    four; seven on three pumps: three parts, 3, 2 and 2, in booking order."""
+    assert split_for_pumps(list(range(6)), 4) == [[0, 1, 2], [3, 4, 5]]
+    assert [len(part) for part in split_for_pumps(list(range(8)), 4)] == [4, 4]
+    assert split_for_pumps(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+
+
+def test_split_for_pumps_counts_only_the_drips() -> None:
+    """A vitamin shot takes no pump: four drips and a shot on four pumps are one part."""
+    assert split_for_pumps(list("abcde"), 4, [True, True, False, True, True]) == [list("abcde")]
 
 
 def test_seed_services_keeps_the_catalogue_as_edited(engine: Engine) -> None:

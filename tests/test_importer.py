@@ -12,8 +12,11 @@ from geopy.exc import GeocoderTimedOut
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from dispatch.bookings import display_name
+from dispatch.catalogue import seed_services
+from dispatch.config import GeocoderSettings
 from dispatch.db import session_scope
-from dispatch.importer import ImportReport, display_name, import_bookings, import_medics
+from dispatch.intake import ImportReport, import_bookings, import_medics
 from dispatch.models import (
     Booking,
     BookingPatient,
@@ -25,9 +28,10 @@ from dispatch.models import (
     Place,
     PlaceKind,
     Role,
-    Service,
     ShiftRow,
 )
+from dispatch.validation import Policy
+from tests.conftest import DENVER
 from tests.factory import medic
 
 TODAY = date(2026, 12, 1)
@@ -127,19 +131,37 @@ def count(session: Session, table: type) -> int:
 
 def assert_nothing_written(engine: Engine) -> None:
     with Session(engine) as session:
-        for table in (Booking, BookingPatient, Patient, Place, Service, Medic, Credential, ShiftRow):
+        for table in (Booking, BookingPatient, Patient, Place, Medic, Credential, ShiftRow):
             assert count(session, table) == 0, table.__name__
 
 
-def run_bookings(engine: Engine, path: Path, **options: Any) -> ImportReport:
+def policy(geocoder: Any = None) -> Policy:
+    return Policy(TODAY, DENVER, GeocoderSettings().bbox, geocoder)
+
+
+def run_bookings(engine: Engine, path: Path, geocoder: Any = None, source: str = "import") -> ImportReport:
+    """Import with the catalogue seeded (as `dripline catalogue seed` does) and the file rolled back when it fails."""
     with session_scope(engine) as session:
-        return import_bookings(session, path, today=TODAY, **options)
+        seed_services(session)
+        session.flush()
+        report = import_bookings(session, path, policy=policy(geocoder), source=source)
+        if not report.ok:
+            session.rollback()
+        return report
+
+
+def run_medics(engine: Engine, path: Path, source: str = "import") -> ImportReport:
+    with session_scope(engine) as session:
+        report = import_medics(session, path, policy=policy(), source=source)
+        if not report.ok:
+            session.rollback()
+        return report
 
 
 def test_import_bookings_csv_group_makes_one_booking_with_three_patients(engine: Engine, tmp_path: Path) -> None:
     """Three rows sharing a ref are one office booking with three patients; a lone row is a second booking."""
     report = run_bookings(engine, write_csv(tmp_path / "bookings.csv", [*GROUP, HOME]))
-    assert report == ImportReport(2, [])
+    assert report == ImportReport(created=2)
     with Session(engine) as session:
         office, home = session.exec(select(Booking).order_by(Booking.id)).all()
         members = session.exec(select(BookingPatient).where(BookingPatient.booking_id == office.id)).all()
@@ -157,7 +179,7 @@ def test_import_bookings_csv_group_makes_one_booking_with_three_patients(engine:
         assert far is not None and far.geocode_status is GeocodeStatus.PENDING and far.lat is None
         names = [p.display_name for p in session.exec(select(Patient).order_by(Patient.id)).all()]
         assert names == ["Dana R.", "Sam O.", "Quinn L.", "Riley H."]
-        assert count(session, Service) > 0
+        assert (office.source, office.external_ref, home.external_ref) == ("import", "A-100", "B-200")
 
 
 def test_import_bookings_json_list_matches_csv(engine: Engine, tmp_path: Path) -> None:
@@ -166,7 +188,7 @@ def test_import_bookings_json_list_matches_csv(engine: Engine, tmp_path: Path) -
     rows[0].update(lat=39.7527, lon=-105.0001, first_visit=True)
     path = tmp_path / "bookings.json"
     path.write_text(json.dumps(rows))
-    assert run_bookings(engine, path) == ImportReport(2, [])
+    assert run_bookings(engine, path) == ImportReport(created=2)
     with Session(engine) as session:
         assert count(session, Booking) == 2 and count(session, BookingPatient) == 4
         assert count(session, Place) == 2
@@ -284,7 +306,7 @@ def test_import_bookings_geocoder_failure_keeps_booking_with_place_failed(engine
     """A timeout flags the place FAILED and keeps the booking; given coordinates are never looked up."""
     geocoder = TimingOutGeocoder()
     report = run_bookings(engine, write_csv(tmp_path / "bookings.csv", [*GROUP, HOME]), geocoder=geocoder)
-    assert report == ImportReport(2, []) and geocoder.calls == 1
+    assert report == ImportReport(created=2) and geocoder.calls == 1
     with Session(engine) as session:
         statuses = {(p.geocode_status, p.geocode_problem) for p in session.exec(select(Place)).all()}
         assert statuses == {(GeocodeStatus.GIVEN, None), (GeocodeStatus.FAILED, "timeout")}
@@ -343,8 +365,7 @@ def test_import_medics_csv_creates_medic_credentials_and_shift(engine: Engine, t
     paramedic = {**NURSE, "name": "Avery Sato", "role": "paramedic", "pumps": "", "shift_date": "", "shift_start": ""}
     paramedic["shift_end"] = ""
     path = write_csv(tmp_path / "medics.csv", [NURSE, paramedic], MEDIC_COLUMNS)
-    with session_scope(engine) as session:
-        assert import_medics(session, path, today=TODAY) == ImportReport(2, [])
+    assert run_medics(engine, path) == ImportReport(created=2)
     with Session(engine) as session:
         nurse, medic_two = session.exec(select(Medic).order_by(Medic.id)).all()
         assert (nurse.role, nurse.pumps, medic_two.role, medic_two.pumps) == (Role.RN, 3, Role.PARAMEDIC, 4)
@@ -365,13 +386,12 @@ def test_import_medics_bad_role_and_partial_shift_report_errors(engine: Engine, 
     """An unknown role, a shift missing its end, and a shift ending before it starts are errors; nothing is written."""
     rows = [
         NURSE,
-        {**NURSE, "role": "doctor"},
-        {**NURSE, "shift_end": ""},
-        {**NURSE, "shift_end": "07:00", "home_lat": "91"},
+        {**NURSE, "name": "Two", "role": "doctor"},
+        {**NURSE, "name": "Three", "shift_end": ""},
+        {**NURSE, "name": "Four", "shift_end": "07:00", "home_lat": "91"},
     ]
     path = write_csv(tmp_path / "medics.csv", rows, MEDIC_COLUMNS)
-    with session_scope(engine) as session:
-        report = import_medics(session, path, today=TODAY)
+    report = run_medics(engine, path)
     assert [(e.row, e.field) for e in report.errors] == [
         (3, "role"),
         (4, "shift_end"),
@@ -380,3 +400,61 @@ def test_import_medics_bad_role_and_partial_shift_report_errors(engine: Engine, 
     ]
     assert "RN, paramedic, NP" in report.errors[0].message
     assert_nothing_written(engine)
+
+
+def test_import_bookings_twice_creates_nothing_twice(engine: Engine, tmp_path: Path) -> None:
+    """The same file again changes nothing: both bookings unchanged, no new booking, place or patient."""
+    path = write_csv(tmp_path / "bookings.csv", [*GROUP, HOME])
+    assert run_bookings(engine, path) == ImportReport(created=2)
+    assert run_bookings(engine, path) == ImportReport(unchanged=2)
+    with Session(engine) as session:
+        assert (count(session, Booking), count(session, Patient), count(session, Place)) == (2, 4, 2)
+
+
+def test_import_bookings_again_updates_what_changed_and_keeps_the_patients(engine: Engine, tmp_path: Path) -> None:
+    """A later window for the office booking updates it (its three patients keep their records);
+    the home booking is unchanged; the same refs from another source are new bookings."""
+    run_bookings(engine, write_csv(tmp_path / "bookings.csv", [*GROUP, HOME]))
+    later = [{**row, "window_start": "10:00", "window_end": "13:00"} for row in GROUP]
+    assert run_bookings(engine, write_csv(tmp_path / "later.csv", [*later, HOME])) == ImportReport(
+        updated=1, unchanged=1
+    )
+    with Session(engine) as session:
+        office = session.exec(select(Booking).where(Booking.external_ref == "A-100")).one()
+        assert office.window_start == datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+        assert count(session, Patient) == 4
+    other = run_bookings(engine, write_csv(tmp_path / "crm.csv", [HOME]), source="crm")
+    assert other == ImportReport(created=1)
+
+
+def test_import_bookings_reads_a_second_window(engine: Engine, tmp_path: Path) -> None:
+    """alt_window_start and alt_window_end give the booking a second window; one end alone is an error."""
+    columns = [*BOOKING_COLUMNS, "alt_window_start", "alt_window_end"]
+    two = {**HOME, "alt_window_start": "17:00", "alt_window_end": "19:00"}
+    assert run_bookings(engine, write_csv(tmp_path / "two.csv", [two], columns)).created == 1
+    with Session(engine) as session:
+        booking = session.exec(select(Booking)).one()
+        assert (booking.alt_window_start, booking.alt_window_end) == (
+            datetime(2026, 12, 3, 0, 0, tzinfo=UTC),
+            datetime(2026, 12, 3, 2, 0, tzinfo=UTC),
+        )
+    half = {**HOME, "booking_ref": "C-1", "alt_window_start": "17:00"}
+    report = run_bookings(engine, write_csv(tmp_path / "half.csv", [half], columns))
+    assert [(e.row, e.field) for e in report.errors] == [(2, "alt_window_end")]
+
+
+def test_import_medics_twice_updates_by_reference(engine: Engine, tmp_path: Path) -> None:
+    """Medics are known by medic_ref (or by name without one): importing again with a new licence
+    date updates that medic and creates nobody twice."""
+    columns = ["medic_ref", *MEDIC_COLUMNS]
+    path = write_csv(tmp_path / "medics.csv", [{**NURSE, "medic_ref": "HR-7"}], columns)
+    assert run_medics(engine, path) == ImportReport(created=1)
+    assert run_medics(engine, path) == ImportReport(unchanged=1)
+    renewed = write_csv(
+        tmp_path / "renewed.csv", [{**NURSE, "medic_ref": "HR-7", "licence_expires": "2028-06-30"}], columns
+    )
+    assert run_medics(engine, renewed) == ImportReport(updated=1)
+    with Session(engine) as session:
+        assert count(session, Medic) == 1 and count(session, ShiftRow) == 1
+        licence = session.exec(select(Credential).where(Credential.kind == "licence")).one()
+        assert licence.expires_on == date(2028, 6, 30)

@@ -264,12 +264,14 @@ def test_solve_with_no_medics_leaves_everything_unassigned() -> None:
     assert [u.reason for u in result.unassigned] == [Reason.NO_SKILL]
 
 
-def test_solve_repeats_exactly_with_the_same_seed_and_work_limit() -> None:
-    """Two parallel runs with a solution limit give identical routes, times and objective."""
+@pytest.mark.parametrize("breaks", [False, True], ids=["pyvrp_seeds", "vroom_seeds"])
+def test_solve_repeats_exactly_with_the_same_seed_and_work_limit(breaks: bool) -> None:
+    """Two parallel runs with work limits give identical routes, times and objective, whichever search seeds them."""
     visits = [visit(f"v{k}", k % 6 + 1, f"{8 + k % 8:02d}:00", f"{10 + k % 8:02d}:00") for k in range(14)]
+    rest = (Break(minutes(10), window("10:00", "12:00")),) if breaks else ()
     problem = Problem(
         visits,
-        [shift("a", 0), shift("b", 7)],
+        [shift("a", 0, breaks=rest), shift("b", 7, breaks=rest)],
         line_matrix([0, 3, 7, 12, 18, 25, 31, 40]),
     )
     # a generous clock, so that the work limit is what stops every search

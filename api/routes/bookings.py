@@ -2,6 +2,9 @@
 
 A booking's status is server-owned: ``needs_clearance`` when a patient's screening flags their
 service, else ``requested``; ``POST /bookings/{id}/clear`` clears it and ``DELETE`` cancels it.
+A publish makes it ``planned`` (with the plan version) while a published route serves it, and
+moves it back to ``requested`` (``cleared`` once cleared) with the reason when a later version
+leaves it out.
 Reads disclose patient ids, so each is audited (booking and patient ids only).
 """
 
@@ -52,10 +55,16 @@ def booking_public(booking: Booking, lines: list[BookingLine], zone: ZoneInfo) -
         service_date=booking.service_date,
         window_start=booking.window_start.astimezone(zone),
         window_end=booking.window_end.astimezone(zone),
+        alt_window_start=booking.alt_window_start.astimezone(zone) if booking.alt_window_start else None,
+        alt_window_end=booking.alt_window_end.astimezone(zone) if booking.alt_window_end else None,
         place_id=booking.place_id,
         status=booking.status,
+        plan_version=booking.plan_version,
+        status_reason=booking.status_reason,
         priority=booking.priority,
         preferred_medic_id=booking.preferred_medic_id,
+        source=booking.source,
+        external_ref=booking.external_ref,
         patients=[
             BookingPatientPublic(patient_id=ln.patient_id, service=ln.service, first_visit=ln.first_visit)
             for ln in lines
@@ -95,6 +104,7 @@ def add_booking(
         service_date=body.service_date,
         window_start=body.window_start,
         window_end=body.window_end,
+        alt_window=(body.alt_window_start, body.alt_window_end),
         lines=_lines(body.patients),
         place=_place(body.place),
         place_id=body.place_id,

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from api.deps import DispatcherUser, EngineDep, PolicyDep, RequireDispatcher, SessionDep, SettingsDep, audit
 from api.models import (
+    BreakPublic,
+    PlanIdleMedicPublic,
     PlanJobPublic,
     PlanPublic,
     PlanQueuedPublic,
@@ -22,8 +24,9 @@ from api.models import (
     PlanStopPublic,
     PlanUnassignedPublic,
     PlanVersionPublic,
+    RouteKpisPublic,
 )
-from dispatch.models import PlanJob
+from dispatch.models import PlanJob, parse_utc
 from dispatch.plans import (
     enqueue_plan_job,
     get_plan_job,
@@ -111,15 +114,17 @@ def read_plan_versions(day: date, session: SessionDep, settings: SettingsDep) ->
 
 
 @router.get("/{day}", response_model=PlanPublic, responses={404: {"description": "no published plan"}})
-def read_plan(day: date, session: SessionDep, settings: SettingsDep) -> PlanPublic:
-    """The published plan: each medic's route with its stops in order, and every booking part left unassigned."""
+def read_plan(day: date, user: DispatcherUser, session: SessionDep, settings: SettingsDep) -> PlanPublic:
+    """The published plan: each medic's route with its figures, breaks and stops in order (each
+    naming its patients), every booking part left unassigned, and each medic on shift without a
+    route, with the reason. The patient ids it shows are audited."""
     view = published_plan_view(session, day=day)
     zone = settings.zone
 
     def local(moment: datetime) -> datetime:
         return moment.astimezone(zone)
 
-    return PlanPublic(
+    public = PlanPublic(
         version=view.plan.version,
         kpis=dict(view.plan.kpis),
         solver=dict(view.plan.solver),
@@ -128,10 +133,14 @@ def read_plan(day: date, session: SessionDep, settings: SettingsDep) -> PlanPubl
                 medic_id=route.medic_id,
                 departure=local(route.departure),
                 arrival_home=local(route.arrival_home),
+                kpis=RouteKpisPublic(**route.kpis),
+                breaks=[BreakPublic(start=local(parse_utc(a)), end=local(parse_utc(b))) for a, b in route.breaks],
+                stock=dict(route.stock),
                 stops=[
                     PlanStopPublic(
                         booking_id=stop.booking_id,
                         part=stop.part,
+                        patient_ids=list(stop.patient_ids),
                         arrival=local(stop.arrival),
                         start=local(stop.start),
                         end=local(stop.end),
@@ -142,7 +151,22 @@ def read_plan(day: date, session: SessionDep, settings: SettingsDep) -> PlanPubl
             for route in view.routes
         ],
         unassigned=[
-            PlanUnassignedPublic(booking_id=u.booking_id, part=u.part, reason=u.reason, detail=u.detail)
+            PlanUnassignedPublic(
+                booking_id=u.booking_id, part=u.part, patient_ids=list(u.patient_ids), reason=u.reason, detail=u.detail
+            )
             for u in view.unassigned
         ],
+        idle_medics=[PlanIdleMedicPublic(medic_id=i.medic_id, reason=i.reason, detail=i.detail) for i in view.idle],
     )
+    shown = sorted(
+        {p for stops in view.stops.values() for stop in stops for p in stop.patient_ids}
+        | {p for u in view.unassigned for p in u.patient_ids}
+    )
+    audit(
+        session,
+        user,
+        action="read",
+        resource="plan",
+        resource_ids=[view.plan.id or 0, *(f"patient:{p}" for p in shown)],
+    )
+    return public

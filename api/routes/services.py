@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 
 from api.deps import DispatcherUser, PathId, RequireDispatcher, SessionDep, audit
 from api.models import ServiceCreate, ServicePublic, ServiceUpdate
-from dispatch.catalogue import create_service, ensure_catalogue, get_service, list_services, update_service
+from dispatch.catalogue import create_service, get_service, list_services, update_service
 from dispatch.models import Service
 
 router = APIRouter(prefix="/services", tags=["services"], dependencies=[RequireDispatcher])
@@ -32,7 +32,6 @@ def service_public(service: Service) -> ServicePublic:
 
 @router.get("", response_model=list[ServicePublic])
 def read_services(session: SessionDep) -> list[ServicePublic]:
-    ensure_catalogue(session)
     return [service_public(service) for service in list_services(session)]
 
 
@@ -40,10 +39,9 @@ def read_services(session: SessionDep) -> list[ServicePublic]:
     "",
     response_model=ServicePublic,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "the code is taken"}},
+    responses={409: {"description": "the code is taken: change that service with PATCH"}},
 )
 def add_service(body: ServiceCreate, user: DispatcherUser, session: SessionDep) -> ServicePublic:
-    ensure_catalogue(session)
     service = create_service(session, **body.model_dump())
     audit(session, user, action="write", resource="service", resource_ids=[service.id or 0], outcome="created")
     return service_public(service)

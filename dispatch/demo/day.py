@@ -44,11 +44,11 @@ from dispatch.models import (
     Service,
     ShiftRow,
 )
+from dispatch.roster import ROLE_SKILLS
 
 FIRST = ["Alex", "Sam", "Jordan", "Casey", "Riley", "Morgan", "Taylor", "Jamie", "Avery", "Quinn", "Drew", "Reese"]
 LAST = ["Reyes", "Novak", "Kim", "Okafor", "Larsen", "Baptiste", "Moreau", "Sato", "Haddad", "Quist", "Varga"]
 STREETS = ["Colfax Ave", "Broadway", "Speer Blvd", "Federal Blvd", "Alameda Ave", "Main St", "Pearl St"]
-ROLE_SKILLS = {Role.RN: ["iv", "magnesium", "nad"], Role.PARAMEDIC: ["iv"], Role.NP: ["iv", "magnesium", "nad"]}
 SHIFT_PATTERNS = ((8, 17), (7, 16), (9, 18), (11, 20), (8, 18))
 #: the drive a booking adds to its medic's day, on average, for the load estimate
 TYPICAL_DRIVE = {False: timedelta(minutes=20), True: timedelta(minutes=35)}
@@ -149,10 +149,8 @@ def _place(rng: random.Random, kind: PlaceKind, area: Area) -> Place:
 
 
 def seed_day(session: Session, day: date, kind: DayKind, *, seed: int = 7) -> GeneratedDay:
-    """Add the catalogue (if missing), medics with shifts, patients and bookings for ``day``."""
+    """Add medics with shifts, patients and bookings for ``day`` (the catalogue must be seeded)."""
     rng = random.Random(seed)
-    seed_services(session)
-    session.flush()
     services = {s.code: s for s in session.exec(select(Service)).all()}
     crew, capacity = _medics(session, rng, day, kind.medics)
     booked, work = _bookings(session, rng, day, kind, services, crew, capacity)
@@ -160,7 +158,9 @@ def seed_day(session: Session, day: date, kind: DayKind, *, seed: int = 7) -> Ge
 
 
 def seed_demo_day(session: Session, day: date, *, medics: int = 20, bookings: int = 200, seed: int = 7) -> None:
-    """The demo's day: ``bookings`` bookings for ``medics`` medics, with the demo's faults."""
+    """The catalogue, and a day of ``bookings`` bookings for ``medics`` medics, with the demo's faults."""
+    seed_services(session)
+    session.flush()
     seed_day(session, day, DayKind("demo", medics=medics, bookings=bookings, faults=True), seed=seed)
 
 
@@ -180,7 +180,7 @@ def _medics(session: Session, rng: random.Random, day: date, count: int) -> tupl
         medic = Medic(
             name=names[k % len(names)] if k < len(names) else f"{names[k % len(names)]} {k // len(names) + 1}",
             role=role,
-            skills=ROLE_SKILLS[role],
+            skills=list(ROLE_SKILLS[role]),
             home_place_id=home.id,
             stock={
                 "saline_bag": rng.randint(10, 14),

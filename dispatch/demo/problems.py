@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlmodel import Session, SQLModel
 
+from dispatch.catalogue import seed_services
 from dispatch.config import Settings
 from dispatch.db import make_engine
 from dispatch.demo.day import DayKind, GeneratedDay, seed_day
@@ -24,6 +25,8 @@ def day_input(
     SQLModel.metadata.create_all(engine)
     try:
         with Session(engine) as session:
+            seed_services(session)
+            session.flush()
             made = seed_day(session, day, kind, seed=seed)
             session.commit()
             return build_day(session, day, settings or Settings()), made

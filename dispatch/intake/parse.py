@@ -1,9 +1,7 @@
-"""Import bookings and medics from a CSV or JSON file.
+"""Reading an import file: CSV or JSON rows, each cell parsed and each row checked.
 
-A file is checked whole before anything is written: every row is validated, every
-problem is reported as a :class:`RowError`, and if there is even one, nothing is added
-to the session. Otherwise everything is added in the caller's transaction (the caller
-commits).
+A file is checked whole before anything is written (:mod:`dispatch.intake.apply` writes):
+every row is validated, and every problem is reported as a :class:`RowError`.
 
 Patients' names, phones, addresses, dates of birth and screening answers are protected
 health information: an error names the row, the field and what is wrong, never the value.
@@ -30,33 +28,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
-
-from dispatch.catalogue import DEFAULT_SERVICES, seed_services
-from dispatch.config import GeocoderSettings
-from dispatch.eligibility import clearance_flags
-from dispatch.geocode import Geocoder, geocode_place, inside, normalise_query
-from dispatch.models import (
-    Booking,
-    BookingPatient,
-    BookingStatus,
-    Credential,
-    GeocodeStatus,
-    Medic,
-    Patient,
-    Place,
-    PlaceKind,
-    Role,
-    Service,
-    ShiftRow,
-)
-
-DENVER = ZoneInfo("America/Denver")
+from dispatch.geocode import inside, normalise_query
+from dispatch.models import PlaceKind, Role
 
 #: the screening questions a booking row may answer
 SCREENING = ("kidney_disease", "arrhythmia", "interacting_medication")
-#: what each role may do (the same lists the demo day gives)
-ROLE_SKILLS = {Role.RN: ["iv", "magnesium", "nad"], Role.PARAMEDIC: ["iv"], Role.NP: ["iv", "magnesium", "nad"]}
 STOCK_ITEMS = ("saline_bag", "nad_vial", "magnesium_vial")
 MAX_TEXT = 500
 MISSING_COLUMN = "required column is missing"
@@ -73,18 +49,6 @@ class RowError:
 
     def __str__(self) -> str:
         return self.message
-
-
-@dataclass
-class ImportReport:
-    """How many bookings (or medics) were created, or every problem found (then ``created`` is 0)."""
-
-    created: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def row_error(row: int, field_name: str, text: str) -> RowError:
@@ -216,6 +180,8 @@ BOOKING_FIELDS: dict[str, Spec] = {
     "date": Spec(_day),
     "window_start": Spec(_clock),
     "window_end": Spec(_clock),
+    "alt_window_start": Spec(_clock, required=False),
+    "alt_window_end": Spec(_clock, required=False),
     "address": Spec(_text),
     "kind": Spec(_choice(kind.value for kind in PlaceKind)),
     "lat": Spec(_degrees(90), required=False),
@@ -236,6 +202,8 @@ GROUP_FIELDS = (
     "date",
     "window_start",
     "window_end",
+    "alt_window_start",
+    "alt_window_end",
     "address",
     "kind",
     "lat",
@@ -246,6 +214,8 @@ GROUP_FIELDS = (
 )
 
 MEDIC_FIELDS: dict[str, Spec] = {
+    #: the medic's id in the file's system; a new import with the same one updates the medic
+    "medic_ref": Spec(_ref, required=False),
     "name": Spec(_text),
     "role": Spec(_choice(role.value for role in Role)),
     "home_address": Spec(_text),
@@ -379,29 +349,32 @@ def _parse(number: int, cells: Mapping[str, Any], specs: Mapping[str, Spec], mis
     return row
 
 
-def _rows(path: Path, specs: Mapping[str, Spec]) -> tuple[list[Row], list[RowError]]:
+def read_rows(path: Path, specs: Mapping[str, Spec]) -> tuple[list[Row], list[RowError]]:
+    """Every data row of ``path`` parsed against ``specs``, and the problems of the file itself."""
     raw, errors = _read(path, specs)
     # a required column missing from the header is reported once, on row 1, not again on every row
     missing = {error.field for error in errors if error.row == 1 and error.message.endswith(MISSING_COLUMN)}
     return [_parse(number, cells, specs, missing) for number, cells in raw], errors
 
 
-def _local(day: date, clock: time) -> datetime | None:
-    """``clock`` on ``day`` in Denver, or None for a time the daylight-saving change skips."""
-    moment = datetime.combine(day, clock, DENVER)
-    if moment.astimezone(UTC).astimezone(DENVER).replace(tzinfo=None) != datetime.combine(day, clock):
+def local(day: date, clock: time, zone: ZoneInfo) -> datetime | None:
+    """``clock`` on ``day`` in ``zone``, or None for a time the daylight-saving change skips."""
+    moment = datetime.combine(day, clock, zone)
+    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != datetime.combine(day, clock):
         return None
     return moment
 
 
-def _span(row: Row, day_field: str, start_field: str, end_field: str) -> tuple[datetime, datetime] | None:
+def span(
+    row: Row, day_field: str, start_field: str, end_field: str, zone: ZoneInfo
+) -> tuple[datetime, datetime] | None:
     """The start and end as aware datetimes, or None after recording what is wrong."""
     values = row.values
     names = (day_field, start_field, end_field)
     if not row.ok(*names) or any(values[name] is None for name in names):
         return None
-    start = _local(values[day_field], values[start_field])
-    end = _local(values[day_field], values[end_field])
+    start = local(values[day_field], values[start_field], zone)
+    end = local(values[day_field], values[end_field], zone)
     for name, moment in ((start_field, start), (end_field, end)):
         if moment is None:
             row.fail(name, "does not exist on that day (the clocks spring forward)")
@@ -413,83 +386,47 @@ def _span(row: Row, day_field: str, start_field: str, end_field: str) -> tuple[d
     return start, end
 
 
-def _finish(rows: list[Row], file_errors: list[RowError], specs: Mapping[str, Spec]) -> list[RowError]:
+def finish(rows: list[Row], file_errors: list[RowError], specs: Mapping[str, Spec]) -> list[RowError]:
     """Every error, by row, and within a row in the order of the fields."""
     order = {name: position for position, name in enumerate(specs, start=1)}
     errors = file_errors + [error for row in rows for error in row.errors]
     return sorted(errors, key=lambda error: (error.row, order.get(error.field, 0)))
 
 
-def _today(today: date | None) -> date:
-    return today if today is not None else datetime.now(DENVER).date()
+# ------------------------------------------------------------------------------------------ checking rows
 
 
-# ------------------------------------------------------------------------------------------ bookings
-
-
-def display_name(full_name: str) -> str:
-    """First name and the initial of the last, e.g. "Dana R."; a single name as it is."""
-    parts = full_name.split()
-    if len(parts) < 2:
-        return full_name.strip()
-    return f"{parts[0]} {parts[-1][0].upper()}."
-
-
-def import_bookings(
-    session: Session,
-    path: Path,
+def check_booking_row(
+    row: Row,
     *,
-    geocoder: Geocoder | None = None,
-    today: date | None = None,
-    area: tuple[float, float, float, float] | None = None,
-) -> ImportReport:
-    """Check every row of ``path``; if all are good, add the bookings to ``session`` (the caller commits).
-
-    Rows sharing a ``booking_ref`` are one group booking at one place and window. Given
-    coordinates must lie in ``area`` (default: the default geocoder service area) and make the
-    place GIVEN; without them the place is geocoded if ``geocoder`` is given (a failure leaves
-    it FAILED, flagged for the dispatcher, and the booking is kept) or left PENDING.
-    """
-    day0 = _today(today)
-    bbox = area if area is not None else GeocoderSettings().bbox
-    rows, file_errors = _rows(Path(path), BOOKING_FIELDS)
-
-    codes = set(session.exec(select(Service.code)).all()) | {entry[0] for entry in DEFAULT_SERVICES}
-    medic_ids = {row.values["preferred_medic_id"] for row in rows if row.values.get("preferred_medic_id")}
-    known_medics = set(session.exec(select(Medic.id).where(col(Medic.id).in_(medic_ids))).all()) if medic_ids else set()
-
-    for row in rows:
-        _check_booking_row(row, day0, bbox, codes, known_medics)
-    groups = _group(rows)
-
-    errors = _finish(rows, file_errors, BOOKING_FIELDS)
-    if errors:
-        return ImportReport(0, errors)
-
-    seed_services(session)
-    session.flush()
-    services = {service.code: service for service in session.exec(select(Service)).all()}
-    for members in groups.values():
-        _add_booking(session, members, services, geocoder)
-    session.flush()
-    return ImportReport(len(groups), [])
-
-
-def _check_booking_row(
-    row: Row, today: date, bbox: tuple[float, float, float, float], codes: set[str], medics: set[int]
+    today: date,
+    zone: ZoneInfo,
+    area: tuple[float, float, float, float],
+    codes: set[str],
+    medics: set[int],
 ) -> None:
+    """The checks a booking row needs on its own: a coming day, its windows, coordinates inside the
+    service area, a past date of birth, a known service and a known preferred medic."""
     values = row.values
     if values["date"] is not None and values["date"] < today:
         row.fail("date", "is a past day")
-    _span(row, "date", "window_start", "window_end")
+    window = span(row, "date", "window_start", "window_end", zone)
+    given = [name for name in ("alt_window_start", "alt_window_end") if values[name] is not None]
+    if row.ok("alt_window_start", "alt_window_end") and len(given) == 1:
+        missing = "alt_window_end" if given == ["alt_window_start"] else "alt_window_start"
+        row.fail(missing, "is required when the other end of the second window is given (give both or neither)")
+    elif len(given) == 2:
+        second = span(row, "date", "alt_window_start", "alt_window_end", zone)
+        if window is not None and second is not None and second[0] <= window[1] and window[0] <= second[1]:
+            row.fail("alt_window_start", "must not overlap the first window (window_start to window_end)")
     lat, lon = values["lat"], values["lon"]
     if row.ok("lat", "lon"):
         if lat is not None and lon is None:
             row.fail("lon", "is required when lat is given (give both or neither)")
         elif lon is not None and lat is None:
             row.fail("lat", "is required when lon is given (give both or neither)")
-        elif lat is not None and lon is not None and not inside(bbox, lat, lon):
-            south, west, north, east = bbox
+        elif lat is not None and lon is not None and not inside(area, lat, lon):
+            south, west, north, east = area
             if not south <= lat <= north:
                 row.fail("lat", f"is outside the service area (latitude {south:g} to {north:g})")
             if not west <= lon <= east:
@@ -500,7 +437,8 @@ def _check_booking_row(
     elif dob is not None and dob.year < today.year - 130:
         row.fail("patient_dob", "is more than 130 years ago")
     if values["service"] is not None and values["service"] not in codes:
-        row.fail("service", "is not a service code; known codes: " + ", ".join(sorted(codes)))
+        known = ", ".join(sorted(codes)) or "none: the catalogue is empty (dripline catalogue seed)"
+        row.fail("service", f"is not a service code; known codes: {known}")
     medic = values["preferred_medic_id"]
     if medic is not None and medic not in medics:
         row.fail("preferred_medic_id", "is not the id of a medic")
@@ -512,7 +450,7 @@ def _same(name: str, first: Any, other: Any) -> bool:
     return bool(first == other)
 
 
-def _group(rows: list[Row]) -> dict[str, list[Row]]:
+def group_rows(rows: list[Row]) -> dict[str, list[Row]]:
     """Rows by booking_ref, in file order; a row that disagrees with its group's first row on a
     booking field gets an error on that field."""
     groups: dict[str, list[Row]] = {}
@@ -528,83 +466,8 @@ def _group(rows: list[Row]) -> dict[str, list[Row]]:
     return groups
 
 
-def _add_booking(
-    session: Session, members: list[Row], services: dict[str, Service], geocoder: Geocoder | None
-) -> Booking:
-    head = members[0].values
-    given = head["lat"] is not None and head["lon"] is not None
-    place = Place(
-        address=head["address"],
-        kind=PlaceKind(head["kind"]),
-        lat=head["lat"],
-        lon=head["lon"],
-        access_notes=head["access_notes"],
-        geocode_status=GeocodeStatus.GIVEN if given else GeocodeStatus.PENDING,
-    )
-    session.add(place)
-    session.flush()
-    if not given and geocoder is not None:
-        geocode_place(session, place, geocoder)
-    start = _local(head["date"], head["window_start"])
-    end = _local(head["date"], head["window_end"])
-    assert place.id is not None and start is not None and end is not None
-    booking = Booking(
-        place_id=place.id,
-        service_date=head["date"],
-        window_start=start,
-        window_end=end,
-        preferred_medic_id=head["preferred_medic_id"],
-        priority=head["priority"],
-    )
-    session.add(booking)
-    session.flush()
-    assert booking.id is not None
-    flagged = False
-    for member in members:
-        values = member.values
-        patient = Patient(
-            full_name=values["patient_name"],
-            display_name=display_name(values["patient_name"]),
-            phone=values["patient_phone"],
-            date_of_birth=values["patient_dob"],
-            # only the questions answered: an unanswered question is not a "no"
-            screening={question: values[question] for question in SCREENING if values[question] is not None},
-        )
-        session.add(patient)
-        session.flush()
-        assert patient.id is not None
-        service = services[values["service"]]
-        assert service.id is not None
-        flagged = flagged or bool(clearance_flags(patient, service))
-        session.add(
-            BookingPatient(
-                booking_id=booking.id, patient_id=patient.id, service_id=service.id, first_visit=values["first_visit"]
-            )
-        )
-    booking.status = BookingStatus.NEEDS_CLEARANCE if flagged else BookingStatus.REQUESTED
-    return booking
-
-
-# ------------------------------------------------------------------------------------------ medics
-
-
-def import_medics(session: Session, path: Path, *, today: date | None = None) -> ImportReport:
-    """Check every row of ``path``; if all are good, add one medic per row (home place, licence and
-    IV-certification credentials, and at most one shift) to ``session`` (the caller commits)."""
-    day0 = _today(today)
-    rows, file_errors = _rows(Path(path), MEDIC_FIELDS)
-    for row in rows:
-        _check_medic_row(row, day0)
-    errors = _finish(rows, file_errors, MEDIC_FIELDS)
-    if errors:
-        return ImportReport(0, errors)
-    for row in rows:
-        _add_medic(session, row.values)
-    session.flush()
-    return ImportReport(len(rows), [])
-
-
-def _check_medic_row(row: Row, today: date) -> None:
+def check_medic_row(row: Row, *, today: date, zone: ZoneInfo) -> None:
+    """A medic row's shift: all three shift fields or none, on a coming day, ending after it starts."""
     values = row.values
     if not row.ok(*SHIFT_FIELDS):
         return
@@ -617,37 +480,17 @@ def _check_medic_row(row: Row, today: date) -> None:
     if given:
         if values["shift_date"] < today:
             row.fail("shift_date", "is a past day")
-        _span(row, "shift_date", "shift_start", "shift_end")
+        span(row, "shift_date", "shift_start", "shift_end", zone)
 
 
-def _add_medic(session: Session, values: dict[str, Any]) -> Medic:
-    home = Place(
-        address=values["home_address"],
-        kind=PlaceKind.HOME,
-        lat=values["home_lat"],
-        lon=values["home_lon"],
-        geocode_status=GeocodeStatus.GIVEN,
-    )
-    session.add(home)
-    session.flush()
-    assert home.id is not None
-    role = Role(values["role"])
-    medic = Medic(
-        name=values["name"],
-        role=role,
-        skills=list(ROLE_SKILLS[role]),
-        home_place_id=home.id,
-        stock={item: values[f"stock_{item}"] for item in STOCK_ITEMS},
-        pumps=values["pumps"],
-    )
-    session.add(medic)
-    session.flush()
-    assert medic.id is not None
-    session.add(Credential(medic_id=medic.id, kind="licence", expires_on=values["licence_expires"]))
-    session.add(Credential(medic_id=medic.id, kind="iv_certification", expires_on=values["iv_certification_expires"]))
-    if values["shift_date"] is not None:
-        start = _local(values["shift_date"], values["shift_start"])
-        end = _local(values["shift_date"], values["shift_end"])
-        assert start is not None and end is not None
-        session.add(ShiftRow(medic_id=medic.id, service_date=values["shift_date"], starts_at=start, ends_at=end))
-    return medic
+def check_unique_refs(rows: list[Row], field_name: str) -> None:
+    """No two rows of a medics file name the same reference (a booking's rows share one on purpose)."""
+    first: dict[str, int] = {}
+    for row in rows:
+        ref = row.values.get(field_name)
+        if ref is None:
+            continue
+        if ref in first:
+            row.fail(field_name, f"repeats row {first[ref]}: each medic is one row")
+        else:
+            first[ref] = row.number
