@@ -189,6 +189,7 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
                     allowed_medics=allowed,
                     preferred_medics=frozenset({preferred}) if preferred else frozenset(),
                     group=group_key(booking.id) if len(parts) > 1 else None,
+                    patients=len(part_lines),
                 )
             )
             origins[key] = VisitOrigin(booking.id, part, tuple(line.patient_id for line in part_lines))
@@ -261,6 +262,8 @@ def _input_hash(problem: Problem, held: list[Held], settings: Settings) -> str:
                 "windows": [[moment(w.start), moment(w.end)] for w in v.windows],
                 "demand": dict(sorted(v.demand.items())),
                 "priority": v.priority,
+                "patients": v.patients,
+                "group": v.group,
                 "allowed": sorted(v.allowed_medics or ()),
                 "preferred": sorted(v.preferred_medics),
             }

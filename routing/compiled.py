@@ -38,6 +38,7 @@ class Compiled:
     windows: list[list[tuple[int, int]]]
     allowed: list[list[int]]
     penalty: list[int]
+    rank: list[int]
     demand: dict[str, list[int]]
     stock: dict[str, list[int]]
     max_visits: list[int]
@@ -109,10 +110,15 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
         assert kept, "a schedulable visit lost every window to clipping"
         windows.append(kept)
     kinds = problem.supply_kinds
+    # every patient turned away costs the same: a group part of three weighs three home visits
     penalty = [
-        0 if v is None else (params.optional_penalty if v.optional else params.unassigned_penalty) * v.priority
+        0
+        if v is None
+        else (params.optional_penalty if v.optional else params.unassigned_penalty) * v.priority * v.patients
         for v in visits
     ]
+    # what "higher priority" means when a visit displaces another: mandatory before optional, then priority
+    rank = [0 if v is None else v.priority + (0 if v.optional else 10) for v in visits]
     return Compiled(
         depot_count=len(depot_locations),
         node_location=node_location,
@@ -127,6 +133,7 @@ def compile_problem(problem: Problem, params: SolveParams) -> Compiled:
         windows=windows,
         allowed=allowed,
         penalty=penalty,
+        rank=rank,
         demand={k: [v.demand.get(k, 0) if v else 0 for v in visits] for k in kinds},
         stock={k: [s.stock.get(k, 0) for s in shifts] for k in kinds},
         max_visits=[size if s.max_visits is None else s.max_visits for s in shifts],

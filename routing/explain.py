@@ -130,13 +130,13 @@ def _against_the_plan(problem: Problem, unit: list[int], context: _Context) -> t
                 f"{what} fits into the day of medic {context.medic(problem, changed[0])} as planned; "
                 "the search ran out of time before placing it",
             )
-    weight = max(c.penalty[node] for node in unit)
+    rank = max(c.rank[node] for node in unit)
     for vehicle in able:
-        higher = [n for n in routes[vehicle] if c.penalty[n] > weight]
+        higher = [n for n in routes[vehicle] if c.rank[n] > rank]
         if not higher:
             continue
         trial = [list(route) for route in routes]
-        trial[vehicle] = [n for n in routes[vehicle] if c.penalty[n] <= weight]
+        trial[vehicle] = [n for n in routes[vehicle] if c.rank[n] <= rank]
         if repair.place(trial, unit, narrow):
             return (
                 Reason.CROWDED_OUT,

@@ -142,8 +142,9 @@ class Visit:
     the poles); consecutive visits at the same location share it, which is how a
     group booking sets up once. ``allowed_medics`` is a hard restriction (None:
     anyone with the skills); ``preferred_medics`` only costs when ignored.
-    ``priority`` (1 to 10) scales the penalty for leaving the visit out;
-    ``optional`` visits yield to mandatory ones. Visits that share a ``group``
+    ``priority`` (1 to 10) and ``patients`` (how many people the visit serves)
+    scale the penalty for leaving the visit out; ``optional`` visits yield to
+    mandatory ones. Visits that share a ``group``
     (the parts of one group booking) are served all or none; parts served by
     different medics start within :attr:`Problem.group_arrival` of each other,
     so that the medics arrive together.
@@ -161,6 +162,7 @@ class Visit:
     allowed_medics: frozenset[str] | None = None
     preferred_medics: frozenset[str] = frozenset()
     group: str | None = None
+    patients: int = 1
 
     def __post_init__(self) -> None:
         who = f"Visit {self.id!r}"
@@ -184,6 +186,8 @@ class Visit:
         object.__setattr__(self, "demand", _frozen_mapping(who, "demand", self.demand))
         if not isinstance(self.priority, int) or not 1 <= self.priority <= 10:
             raise ValueError(f"{who} priority must be a whole number from 1 to 10, got {self.priority!r}.")
+        if not isinstance(self.patients, int) or isinstance(self.patients, bool) or self.patients < 1:
+            raise ValueError(f"{who} patients must be a whole number of at least 1, got {self.patients!r}.")
         if self.allowed_medics is not None:
             object.__setattr__(self, "allowed_medics", frozenset(self.allowed_medics))
         object.__setattr__(self, "preferred_medics", frozenset(self.preferred_medics))

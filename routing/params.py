@@ -89,9 +89,9 @@ class SolveParams:
     #: seeds the order of the portfolio and the generators; the OR-Tools
     #: search itself is deterministic under a solution limit
     seed: int = 0
-    #: cost of leaving out a mandatory visit, times its priority
+    #: cost of leaving out a mandatory visit, times its priority and its patients
     unassigned_penalty: int = 10_000_000
-    #: cost of leaving out an optional visit, times its priority
+    #: cost of leaving out an optional visit, times its priority and its patients
     optional_penalty: int = 100_000
     #: cost when a visit with preferred medics gets another one
     preference_cost: int = 600

@@ -55,6 +55,7 @@ def visits(draw: st.DrawFn, vid: str, medic_ids: list[str]) -> Visit:
         allowed_medics=frozenset(allowed) if allowed else None,
         preferred_medics=frozenset(draw(st.sets(st.sampled_from(medic_ids), max_size=1))),
         group=draw(st.none() | st.none() | st.sampled_from(["g1", "g2"])),
+        patients=draw(st.integers(1, 4)),
     )
 
 
@@ -147,10 +148,10 @@ def test_solve_leaves_no_medic_idle_while_a_visit_left_out_fits_their_day(proble
     for item in result.unassigned:
         if item.reason is Reason.CROWDED_OUT:
             # a visit weighing more (a higher priority, or mandatory over optional) is on an eligible day
-            weight = c.penalty[node_of[item.visit_id]]
+            rank = c.rank[node_of[item.visit_id]]
             vehicle_of = {shift.medic_id: v for v, shift in enumerate(problem.shifts)}
             assert any(
                 vehicle_of[route.medic_id] in c.allowed[node_of[item.visit_id]]
-                and any(c.penalty[node_of[stop.visit_id]] > weight for stop in route.stops)
+                and any(c.rank[node_of[stop.visit_id]] > rank for stop in route.stops)
                 for route in result.routes
             )
