@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from routing.compiled import Compiled
 from routing.schedule import Narrowing, RouteTimer, Timing
@@ -37,6 +37,8 @@ class Seed:
     routes: Routes
     timings: list[Timing | None]
     cost: int
+    #: the start interval of each part of a group shared by two medics (see :meth:`Repair.sync`)
+    narrow: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def served(self) -> int:
@@ -334,17 +336,19 @@ class Repair:
         filled, _ = self.fill(self.feasible(routes), deadline)
         return self.priced(label, filled)
 
-    def timings(self, routes: Sequence[Sequence[int]]) -> list[Timing | None]:
+    def timings(self, routes: Sequence[Sequence[int]], narrow: Narrowing | None = None) -> list[Timing | None]:
         """Each route's exact timing, a group's parts on different routes starting together. An
         unused medic is timed too: OR-Tools is then handed a place for every break (left to
         itself, it can fail to place a few hundred of them)."""
-        narrow, _ = self.sync(routes)
+        if narrow is None:
+            narrow, _ = self.sync(routes)
         return [self.timer.time(v, route, narrow) for v, route in enumerate(routes)]
 
     def priced(self, label: str, routes: Routes) -> Seed:
         """Routes (each already feasible) with their timings and price."""
-        timings = self.timings(routes)
-        return Seed(label, routes, timings, self.cost(routes, timings))
+        narrow, _ = self.sync(routes)
+        timings = self.timings(routes, narrow)
+        return Seed(label, routes, timings, self.cost(routes, timings), narrow)
 
     def cost(self, routes: Sequence[Sequence[int]], timings: Sequence[Timing | None]) -> int:
         """The objective OR-Tools minimises: penalties of visits left out, each route's

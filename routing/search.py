@@ -100,7 +100,7 @@ def plan_compiled(c: Compiled, params: SolveParams, began: float) -> Plan:
     filled, finished = repair.fill(found.node_routes, deadline=max(finish, time.monotonic() + 0.5))
     if filled != found.node_routes:
         seed = repair.priced("filled", filled)
-        rebuilt = build(c, seed.routes, seed.breaks, f"{found.strategy}, filled")
+        rebuilt = build(c, seed.routes, seed.breaks, f"{found.strategy}, filled", starts_within=seed.narrow)
         if rebuilt is not None and rebuilt.objective <= found.objective:
             found = rebuilt
             labels.append(f"filled after the search by {time.monotonic() - began:.2f} s")
@@ -238,8 +238,8 @@ def improve(
     repair = Repair(c)
     routes, kept = Lns(c, repair, seed=lns_seed).run(seed.routes, lns_until, max_moves=lns_moves)
     moved = repair.priced(f"{seed.label}, {kept} ruin-and-recreate move(s) kept", routes)
-    found = polish(c, moved.routes, moved.breaks, job, finish, solution_limit, moved.label)
-    return found if found is not None else build(c, moved.routes, moved.breaks, moved.label)
+    found = polish(c, moved.routes, moved.breaks, job, finish, solution_limit, moved.label, starts_within=moved.narrow)
+    return found if found is not None else build(c, moved.routes, moved.breaks, moved.label, starts_within=moved.narrow)
 
 
 def _restore_and_polish(
@@ -272,14 +272,14 @@ def _restore_and_polish(
                 solution_limit=params.solution_limit,
             )
         else:
-            future = pool.submit(build, c, seed.routes, seed.breaks, seed.label)
+            future = pool.submit(build, c, seed.routes, seed.breaks, seed.label, starts_within=seed.narrow)
         futures.append(future)
     best: Found | None = None
     for future in futures:
         best = _better(best, future.result())
     if best is None:  # OR-Tools refused every improved seed: try each as it stands
         for seed in seeds:
-            best = _better(best, build(c, seed.routes, seed.breaks, seed.label))
+            best = _better(best, build(c, seed.routes, seed.breaks, seed.label, starts_within=seed.narrow))
             if best is not None:
                 break
     done = f"improved by {len(futures)} worker(s)" if polishing else "restored"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -68,12 +68,22 @@ class Model:
     """A RoutingModel built from a :class:`Compiled` problem."""
 
     def __init__(
-        self, c: Compiled, breaks_near: Sequence[Sequence[tuple[int, int]]] | None = None, leeway: int = 0
+        self,
+        c: Compiled,
+        breaks_near: Sequence[Sequence[tuple[int, int]]] | None = None,
+        leeway: int = 0,
+        idle: frozenset[int] = frozenset(),
+        starts_within: Mapping[int, tuple[int, int]] | None = None,
     ) -> None:
         """``breaks_near[v]`` (start, duration) per break of vehicle v, in the order of
         its shift's breaks, keeps each break within ``leeway`` seconds of that start
         (0 pins it there). OR-Tools finds a plan whose breaks are given at once, but
-        can fail to place a few hundred free ones by itself."""
+        can fail to place a few hundred free ones by itself.
+
+        The vehicles in ``idle`` stay home: they serve nothing, so their breaks are not
+        modelled. ``starts_within`` keeps some visits' starts in an interval: the parts of a
+        group shared by two medics, where the plan has them start together (OR-Tools' own
+        propagation of the arrive-together rule failed to restore such plans on a 200-medic day)."""
         self.c = c
         vehicles = len(c.starts)
         self.manager = pywrapcp.RoutingIndexManager(len(c.node_location), vehicles, c.starts, c.ends)
@@ -119,9 +129,11 @@ class Model:
             # Leave as late and come back as early as the plan allows.
             routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(start))
             routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
+            if vehicle in idle:
+                solver.Add(routing.NextVar(start) == end)
             intervals = [
                 solver.FixedDurationIntervalVar(lo, hi, duration, False, f"break {vehicle} {k}")
-                for k, (lo, hi, duration) in enumerate(c.breaks[vehicle])
+                for k, (lo, hi, duration) in enumerate(c.breaks[vehicle] if vehicle not in idle else ())
             ]
             self.breaks.append(intervals)
             if intervals:
@@ -137,10 +149,13 @@ class Model:
             # narrowed after the constraints above are built on the intervals (narrowing
             # first made StartExpr() >= ... crash in OR-Tools 9.15)
             near = breaks_near[vehicle] if breaks_near is not None else ()
-            if len(near) == len(intervals):
+            if intervals and len(near) == len(intervals):
                 for interval, (lo, hi, _), (start, _) in zip(intervals, c.breaks[vehicle], near, strict=True):
                     interval.SetStartRange(max(lo, start - leeway), min(hi, start + leeway))
 
+        for node, (lo, hi) in (starts_within or {}).items():
+            cumul = self.time.CumulVar(manager.NodeToIndex(node))
+            cumul.SetRange(max(lo, cumul.Min()), min(hi, cumul.Max()))
         for members in c.groups:
             # a group is served whole or not at all; parts on different medics start together
             indices = [manager.NodeToIndex(node) for node in members]
@@ -170,6 +185,9 @@ class Model:
         search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, job.metaheuristic)
         search.guided_local_search_lambda_coefficient = job.lam
         search.time_limit.FromMilliseconds(max(50, int(seconds * 1000)))
+        # The same limit bounds the finalizer that times every route of a solution, breaks
+        # included: at OR-Tools' 100 ms a 200-medic day's plan could not even be restored.
+        search.lns_time_limit.FromMilliseconds(max(100, min(2000, int(seconds * 1000))))
         if solution_limit is not None:
             # Runs repeat exactly when the work limit stops them; the time
             # limit stays as a backstop for a search that stops finding
@@ -229,11 +247,13 @@ def build(
     breaks: Sequence[Sequence[tuple[int, int]]],
     label: str,
     seconds: float = 5.0,
+    starts_within: Mapping[int, tuple[int, int]] | None = None,
 ) -> Found | None:
     """OR-Tools' own plan of exactly this route order and these breaks (per vehicle,
     in the order of its shift's breaks), or None when it refuses it: some rule is
     broken, or it could not time it within ``seconds``."""
-    model = Model(c, breaks, leeway=0)
+    idle = frozenset(v for v, route in enumerate(routes) if not route)
+    model = Model(c, breaks, leeway=0, idle=idle, starts_within=starts_within)
     # the restored plan is the first solution: stop there, with no local search
     solution = _restore(model, routes, model.search_parameters(RESTORE, seconds, 1))
     return None if solution is None else model.read(solution, label)
@@ -249,11 +269,14 @@ def polish(
     label: str,
     log: bool = False,
     leeway: int = 600,
+    starts_within: Mapping[int, tuple[int, int]] | None = None,
 ) -> Found | None:
     """Restore the plan and improve it with ``job``'s metaheuristic until ``deadline``
     (a ``time.monotonic()`` instant), each break kept within ``leeway`` seconds of
     where the plan has it; None when OR-Tools refuses the plan."""
-    model = Model(c, breaks, leeway=leeway)
+    # an unused medic stays unused here; the repair and ruin-and-recreate may still give them a day
+    idle = frozenset(v for v, route in enumerate(routes) if not route)
+    model = Model(c, breaks, leeway=leeway, idle=idle, starts_within=starts_within)
     parameters = model.search_parameters(job, deadline - time.monotonic(), solution_limit, log)
     solution = _restore(model, routes, parameters)
     return None if solution is None else model.read(solution, f"{label}, polished ({job.label})")
