@@ -197,8 +197,10 @@ class Repair:
             best: tuple[int, int, int] | None = None
             for vehicle in c.allowed[unit[0]]:
                 found = self.cheapest_place(vehicle, routes[vehicle], unit[0], narrow)
-                if found is not None and (best is None or found[0] < best[0]):
-                    best = (found[0], vehicle, found[1])
+                if found is not None:
+                    extra = found[0] + self._preference(vehicle, unit)
+                    if best is None or extra < best[0]:
+                        best = (extra, vehicle, found[1])
             if best is None:
                 return []
             _, vehicle, position = best
@@ -208,8 +210,10 @@ class Repair:
         block: tuple[int, int, int] | None = None
         for vehicle in sorted(together):
             found = self.cheapest_block(vehicle, routes[vehicle], unit, narrow)
-            if found is not None and (block is None or found[0] < block[0]):
-                block = (found[0], vehicle, found[1])
+            if found is not None:
+                extra = found[0] + self._preference(vehicle, unit)
+                if block is None or extra < block[0]:
+                    block = (extra, vehicle, found[1])
         if block is not None:
             _, vehicle, position = block
             routes[vehicle][position:position] = list(unit)
@@ -217,6 +221,14 @@ class Repair:
         if len(unit) == 2:
             return self._place_shared(routes, unit, narrow)
         return []
+
+    def _preference(self, vehicle: int, nodes: Sequence[int]) -> int:
+        """What serving ``nodes`` costs ``vehicle`` for visits that prefer another medic."""
+        c = self.c
+        if not c.preference_costs:
+            return 0
+        vector = c.preference_costs[c.preference_class_of_vehicle[vehicle]]
+        return sum(vector[node] for node in nodes)
 
     def _place_shared(self, routes: Routes, unit: Sequence[int], narrow: Narrowing) -> list[int]:
         """A two-part group on two medics' days, both parts starting within the group arrival."""
@@ -232,7 +244,8 @@ class Repair:
                     continue
                 place_b = self.cheapest_place(b, routes[b], second, narrow)
                 if place_b is not None:
-                    options.append((place_a[0] + place_b[0], a, place_a[1], b, place_b[1]))
+                    extra = place_a[0] + place_b[0] + self._preference(a, [first]) + self._preference(b, [second])
+                    options.append((extra, a, place_a[1], b, place_b[1]))
         for _, a, pa, b, pb in sorted(options)[:10]:
             route_a = [*routes[a][:pa], first, *routes[a][pa:]]
             route_b = [*routes[b][:pb], second, *routes[b][pb:]]
