@@ -192,6 +192,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         check=False,
     )
     assert made.returncode == 0, f"dripline users add failed: {made.stdout}{made.stderr}"
+    # a new user seeds the catalogue explicitly, as the README says
+    seeded = subprocess.run(
+        [_dripline(), "catalogue", "seed", "--db", db_url],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert seeded.returncode == 0 and "8 default service(s) added" in seeded.stdout, seeded.stdout + seeded.stderr
     running = start_server(folder, db_url, env)
     try:
         yield running
