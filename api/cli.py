@@ -109,7 +109,9 @@ def run_serve(args: argparse.Namespace) -> int:
         "host": host,
         "port": port,
         "server_header": False,
-        "proxy_headers": True,
+        # X-Forwarded-For is believed only from [api] trusted_proxies, by the app itself (uvicorn's own
+        # default trusts any client on loopback, so anyone on the machine could pick their address)
+        "proxy_headers": False,
         "log_config": log_config(),  # the access log with calendar-feed tokens cut out
     }
     if workers == 1:
@@ -126,11 +128,11 @@ def run_users_add(args: argparse.Namespace) -> int:
     from dispatch.accounts import create_user
     from dispatch.audit import append_event
     from dispatch.config import Settings
-    from dispatch.db import make_engine, migrate, session_scope
+    from dispatch.db import engine_for, migrate, session_scope
 
     settings = Settings.load(args.config)
     password = _read_password(args.password_stdin)
-    engine = make_engine(args.db or settings.database.url)
+    engine = engine_for(settings, args.db)
     migrate(engine)
     with session_scope(engine) as session:
         user = create_user(session, username=args.username, password=password, role=args.role, medic_id=args.medic_id)

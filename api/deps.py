@@ -25,6 +25,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from api.sheet_views import SheetRenderer
 from api.throttle import LoginThrottle
 from dispatch.accounts import AccountRole, TokenKind, User, resolve_token
 from dispatch.audit import ResourceId, append_event
@@ -65,6 +66,11 @@ async def get_today(settings: Annotated[Settings, Depends(get_settings)]) -> dat
     return datetime.now(settings.zone).date()
 
 
+async def get_sheet_renderer(request: Request) -> SheetRenderer:
+    renderer: SheetRenderer = request.app.state.sheet_renderer
+    return renderer
+
+
 async def get_login_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.login_throttle
     return throttle
@@ -72,7 +78,22 @@ async def get_login_throttle(request: Request) -> LoginThrottle:
 
 async def get_policy(request: Request, settings: Annotated[Settings, Depends(get_settings)]) -> Policy:
     """What a write is checked against: today in the company's zone, the service area, the geocoder."""
-    return Policy.now(settings.zone, settings.geocoder.bbox, request.app.state.geocoder, settings.credentials.kinds)
+    return Policy.now(
+        settings.zone,
+        settings.geocoder.bbox,
+        request.app.state.geocoder,
+        settings.credentials.kinds,
+        settings.planning.max_bookings_per_day,
+    )
+
+
+def public_link(settings: Settings, path: str) -> str:
+    """An absolute address handed to a client (a calendar feed), built from ``[api] public_url``.
+
+    Never from the request's Host header: a client can send any Host, and a link built from it
+    (``Host: evil.example``) would send the medic's calendar app, and the token in the link, there.
+    """
+    return settings.api.public_url.rstrip("/") + path
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -81,6 +102,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 AuditWriterDep = Annotated[AuditWriter, Depends(get_audit_writer)]
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+SheetRendererDep = Annotated[SheetRenderer, Depends(get_sheet_renderer)]
 TodayDep = Annotated[date, Depends(get_today)]
 
 #: a row id in a path: a 32-bit integer, like the columns it is looked up in

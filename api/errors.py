@@ -1,7 +1,8 @@
 """Error bodies and response headers that leak nothing.
 
 * 422 bodies name the field (``loc``), the reason (``msg``) and the error ``type``, but never echo the
-  offending input: it may be a patient's name or phone.
+  offending input: it may be a patient's name or phone. A key the client wrote (an unknown field,
+  a map's key) is named by its position in its object (``key 3``), not by its text.
 * Any unhandled exception becomes ``500 {"detail": "internal error"}``. Only the exception's class is
   logged: the text of a database error can quote the row it failed on.
 * Every response gets ``Cache-Control: no-store`` unless a route set its own, plus headers that keep pages
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import Request
@@ -34,17 +36,61 @@ SECURITY_HEADERS: dict[bytes, bytes] = {
 }
 
 
-def validation_errors(errors: Any) -> list[dict[str, Any]]:
-    """loc, msg and type of each error: no input, no ctx (which can quote it), no url."""
+#: what a field name looks like; any other key in a location is the client's text, not ours
+FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+
+
+def _key_position(body: Any, parents: list[Any], key: str) -> str:
+    """``key N``: where ``key`` is in the object at ``parents`` of ``body`` (1 = first), or ``key ?``."""
+    node = body
+    for step in parents:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return "key ?"
+    if isinstance(node, dict):
+        for number, name in enumerate(node, start=1):
+            if name == key:
+                return f"key {number}"
+    return "key ?"
+
+
+def safe_location(loc: Any, body: Any = None, *, unknown_key: bool = False) -> list[Any]:
+    """``loc`` with every key that the client wrote (an unknown field, a key of a map) named by its position.
+
+    A key is the client's text, and a client that misuses keys may put a patient's name in one.
+    """
+    parts = list(loc)
+    safe: list[Any] = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        clients_text = isinstance(part, str) and index > 0 and ((unknown_key and last) or not FIELD_NAME.match(part))
+        if clients_text:
+            parents = [p for p in parts[1:index]]  # loc[0] is "body", "query", ...
+            safe.append(_key_position(body, parents, part))
+        else:
+            safe.append(part)
+    return safe
+
+
+def validation_errors(errors: Any, body: Any = None) -> list[dict[str, Any]]:
+    """loc, msg and type of each error: no input, no ctx (which can quote it), no url, and no key the client
+    wrote (see :func:`safe_location`)."""
     return [
-        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+        {
+            "loc": safe_location(error.get("loc", ()), body, unknown_key=error.get("type") == "extra_forbidden"),
+            "msg": "is not a field of this object"
+            if error.get("type") == "extra_forbidden"
+            else str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
         for error in errors
     ]
 
 
 async def request_validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
+    return JSONResponse({"detail": validation_errors(exc.errors(), exc.body)}, status_code=422)
 
 
 async def invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -6,7 +6,9 @@ the environment). ``geocoder`` locates addresses given without coordinates (defa
 default: :func:`dispatch.planning.solve_in_child`, a child process with a hard timeout).
 
 The OpenAPI docs follow ``[api] docs_enabled`` (on in development, off in production); CORS is
-off unless ``[api] cors_origins`` lists origins.
+off unless ``[api] cors_origins`` lists origins. Request bodies are bounded before parsing
+(:mod:`api.request_limits`); HEAD and OPTIONS work on every route (:mod:`api.methods`); proxy
+headers are believed only from ``[api] trusted_proxies``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.deps import public_link
 from api.errors import (
     SafetyMiddleware,
     conflict_handler,
@@ -25,6 +29,9 @@ from api.errors import (
     not_found_handler,
     request_validation_handler,
 )
+from api.idempotency import IdempotencyMiddleware
+from api.methods import HeadAndOptionsMiddleware
+from api.request_limits import RequestLimitMiddleware
 from api.routes import (
     auth,
     bookings,
@@ -41,7 +48,9 @@ from api.routes import (
     shifts,
     users,
 )
+from api.sheet_views import SheetRenderer
 from api.throttle import LoginThrottle
+from dispatch.audit import use_key
 from dispatch.audit_writer import AuditWriter
 from dispatch.config import Settings
 from dispatch.db import make_engine
@@ -86,10 +95,17 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.database.url)
+    use_key(app.state.engine, settings.audit.key)
     app.state.geocoder = geocoder if geocoder is not None else make_geocoder(settings.geocoder)
     app.state.plan_solver = plan_solver
     app.state.audit_writer = AuditWriter(app.state.engine)
     app.state.login_throttle = LoginThrottle.from_settings(settings.api)
+    page = me.templates.get_template("route_sheet.html")
+    app.state.sheet_renderer = SheetRenderer(
+        settings.zone,
+        page_url=lambda day: public_link(settings, app.url_path_for("get_route_sheet_page", day=day.isoformat())),
+        render_html=page.render,
+    )
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, request_validation_handler)
     app.add_exception_handler(InvalidInput, invalid_input_handler)
@@ -103,7 +119,15 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "If-None-Match"],
             expose_headers=["ETag"],
         )
-    app.add_middleware(SafetyMiddleware)  # added last: the outermost of ours, so it sees every error
     for module in ROUTERS:
         app.include_router(module.router)
+    app.add_middleware(HeadAndOptionsMiddleware)
+    app.add_middleware(IdempotencyMiddleware, engine=app.state.engine)
+    app.add_middleware(
+        RequestLimitMiddleware, max_bytes=settings.api.max_body_bytes, max_json_depth=settings.api.max_json_depth
+    )
+    if settings.api.trusted_proxies:
+        # only these peers' X-Forwarded-For and -Proto are believed (`dripline serve` turns uvicorn's own off)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.api.trusted_proxies))
+    app.add_middleware(SafetyMiddleware)  # added last: the outermost of ours, so it sees every error
     return app

@@ -58,6 +58,13 @@ class UserCreate(InputModel):
     medic_id: int | None = Field(default=None, ge=1)
 
 
+class UserUpdate(InputModel):
+    """``active: false`` disables the account and ends its tokens, sessions and feeds at once; a field left
+    out is left as it is."""
+
+    active: bool | None = None
+
+
 class UserPublic(PublicModel):
     id: int
     username: str
@@ -99,6 +106,8 @@ class SheetStopPublic(PublicModel):
     lon: float
     navigate_url: str
     patients: list[SheetPatientPublic]
+    #: the booking changed after the plan was published: what is shown is true now, the times may not hold
+    changed: bool = False
 
 
 class BreakPublic(PublicModel):
@@ -128,6 +137,10 @@ class RouteSheetPublic(PublicModel):
     #: what to load in the car: supply code -> count
     stock: dict[str, int]
     stops: list[SheetStopPublic]
+    #: what changed since the plan was published (a stop cancelled, a booking edited), in plain words
+    changes: list[str] = []
+    #: 1 as published, one more for each edit that changed the sheet since
+    revision: int = 1
 
 
 # --------------------------------------------------------------------- shared field types
@@ -569,6 +582,14 @@ class PlanIdleMedicPublic(PublicModel):
     detail: str
 
 
+class PlanChangePublic(PublicModel):
+    """A booking on a published route that changed since: ``cancelled``, ``moved`` (to another day),
+    ``patients`` or ``details`` (window, place, services)."""
+
+    booking_id: int
+    change: str
+
+
 class PlanPublic(PublicModel):
     version: int
     kpis: dict[str, int]
@@ -577,3 +598,6 @@ class PlanPublic(PublicModel):
     routes: list[PlanRoutePublic]
     unassigned: list[PlanUnassignedPublic]
     idle_medics: list[PlanIdleMedicPublic]
+    #: bookings on the routes that changed since publish; any: the day needs a re-plan
+    changed_since_publish: list[PlanChangePublic] = []
+    needs_replan: bool = False

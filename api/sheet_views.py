@@ -10,10 +10,11 @@ provider's servers fetch and keep it.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +25,10 @@ from sqlmodel import Session
 from api.models import BreakPublic, RouteSheetPublic, SheetPatientPublic, SheetStopPublic
 from dispatch.audit import AuditEntry
 from dispatch.audit_writer import AuditWriter
-from dispatch.sheets import RouteSheet, SheetStop
+from dispatch.sheets import RouteSheet, SheetStop, StoredSheet, load_sheet
 
 #: bump when a format's rendering changes, so clients' ETags stop matching
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 FORMATS = ("json", "html", "ics")
 
 
@@ -46,17 +47,17 @@ def tel_uri(phone: str) -> str:
     return "tel:" + re.sub(r"[^\d+]", "", phone)
 
 
-def sheet_etag(sheet: RouteSheet, fmt: str, zone: ZoneInfo) -> str:
-    """A strong ETag: the published plan's content hash, plus a digest of everything the sheet shows.
+def sheet_etag(stored: StoredSheet, fmt: str, zone: ZoneInfo) -> str:
+    """A strong ETag: the published plan's content hash, plus a digest of the stored sheet, the format, the
+    zone and the renderer.
 
     The content hash alone would miss an edit that needs no re-plan (a corrected phone number or
-    access note), so the digest covers the whole sheet, the format, the zone and the renderer.
+    access note); the stored sheet's digest changes with every edit that changes what it shows.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown sheet format {fmt!r}")
-    document = json.dumps(asdict(sheet), sort_keys=True, default=str)
-    digest = hashlib.sha256(f"{document}|{fmt}|{zone.key}|{RENDER_VERSION}".encode()).hexdigest()
-    return f'"{sheet.content_hash[:24]}-{digest[:24]}-{fmt}"'
+    digest = hashlib.sha256(f"{stored.digest}|{fmt}|{zone.key}|{RENDER_VERSION}".encode()).hexdigest()
+    return f'"{stored.content_hash[:24]}-{digest[:24]}-{fmt}"'
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -82,26 +83,82 @@ def audit_ids(sheet: RouteSheet) -> list[int | str]:
     ]
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A stored sheet in one format: the bytes sent, their ETag, and the ids a read of them discloses."""
+
+    body: bytes
+    etag: str
+    media_type: str
+    audit_ids: tuple[int | str, ...]
+
+
+MEDIA_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8", "ics": "text/calendar; charset=utf-8"}
+
+
+class SheetRenderer:
+    """Renders each stored sheet once per format, and keeps the bytes (this process, least recently used out).
+
+    A published sheet changes only through :func:`dispatch.sheets.store_sheets`, which gives it a new
+    digest, so an entry keyed by the digest can never be stale. Two hundred phones opening their
+    sheets at once then cost a lookup each, not a render each.
+    """
+
+    def __init__(
+        self,
+        zone: ZoneInfo,
+        page_url: Callable[[date], str],
+        render_html: Callable[[dict[str, Any]], str],
+        size: int = 4096,
+    ) -> None:
+        self.zone = zone
+        self.page_url = page_url
+        self.render_html = render_html
+        self.size = size
+        self._entries: OrderedDict[tuple[int, str, str], Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+        self.renders = 0  # read by the tests: how many times a sheet was really rendered
+
+    def render(self, session: Session, stored: StoredSheet, fmt: str) -> Rendered:
+        key = (stored.row_id, stored.digest, fmt)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        sheet = load_sheet(session, stored)
+        if fmt == "json":
+            body = sheet_public(sheet, self.zone).model_dump_json().encode()
+        elif fmt == "html":
+            body = self.render_html(page_context(sheet, self.zone)).encode()
+        else:
+            body = sheet_calendar(sheet, self.zone, self.page_url(sheet.day))
+        rendered = Rendered(body, sheet_etag(stored, fmt, self.zone), MEDIA_TYPES[fmt], tuple(audit_ids(sheet)))
+        with self._lock:
+            self.renders += 1
+            self._entries[key] = rendered
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return rendered
+
+
 def audited_read(
     session: Session,
     writer: AuditWriter,
     actor_user_id: int | None,
-    sheet: RouteSheet,
-    fmt: str,
-    zone: ZoneInfo,
+    rendered: Rendered,
     if_none_match: str | None,
-) -> tuple[str, bool]:
-    """Audit a read of ``sheet``: its ETag, and whether to send it (False: the client has it, answer 304).
+) -> bool:
+    """Audit a read of a rendered sheet; whether to send it (False: the client has it, answer 304).
 
     The read is on record (ok or not_modified) before this returns. The session's reads are over by
     now, so its transaction ends first: the connection goes back to the pool during the wait.
     """
     session.commit()
-    etag = sheet_etag(sheet, fmt, zone)
-    fresh = not etag_matches(if_none_match, etag)
+    fresh = not etag_matches(if_none_match, rendered.etag)
     outcome = "ok" if fresh else "not_modified"
-    writer.record(AuditEntry(actor_user_id, "read", "route_sheet", audit_ids(sheet), outcome))
-    return etag, fresh
+    writer.record(AuditEntry(actor_user_id, "read", "route_sheet", rendered.audit_ids, outcome))
+    return fresh
 
 
 # --------------------------------------------------------------------- JSON
@@ -126,6 +183,7 @@ def _stop_public(stop: SheetStop, zone: ZoneInfo) -> SheetStopPublic:
         patients=[
             SheetPatientPublic(display_name=p.display_name, phone=p.phone, service=p.service) for p in stop.patients
         ],
+        changed=stop.changed,
     )
 
 
@@ -147,6 +205,8 @@ def sheet_public(sheet: RouteSheet, zone: ZoneInfo) -> RouteSheetPublic:
         ],
         stock=dict(sheet.stock),
         stops=[_stop_public(stop, zone) for stop in sheet.stops],
+        changes=list(sheet.changes),
+        revision=sheet.revision,
     )
 
 
@@ -167,6 +227,7 @@ def page_context(sheet: RouteSheet, zone: ZoneInfo) -> dict[str, Any]:
         "zone": zone.key,
         "medic_name": sheet.medic_name,
         "plan_version": sheet.plan_version,
+        "changes": list(sheet.changes),
         "departure": clock(sheet.departure, zone),
         "arrival_home": clock(sheet.arrival_home, zone),
         "driving_minutes": round(sheet.kpis.get("driving_s", 0) / 60),
@@ -179,6 +240,7 @@ def page_context(sheet: RouteSheet, zone: ZoneInfo) -> dict[str, Any]:
         "stops": [
             {
                 "sequence": stop.sequence,
+                "changed": stop.changed,
                 "arrival": clock(stop.arrival, zone),
                 "start": clock(stop.start, zone),
                 "end": clock(stop.end, zone),
@@ -269,6 +331,8 @@ def _stop_event(sheet: RouteSheet, stop: SheetStop, zone: ZoneInfo, page_url: st
     else:
         event.add("summary", f"Dripline stop {stop.sequence}")
         lines.append("The address, patients and services are on the route page (sign-in needed).")
+    if stop.changed:
+        lines.append("Changed since the plan was published: see the route page.")
     event.add("description", "\n".join(lines))
     if page_url:
         event.add("url", page_url)

@@ -13,6 +13,7 @@ import enum
 import hashlib
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -161,10 +162,12 @@ def authenticate(
     password: str,
     ttl: timedelta = DEFAULT_TOKEN_TTL,
     kind: TokenKind = TokenKind.BEARER,
+    ttl_by_role: Mapping[AccountRole, timedelta] | None = None,
 ) -> IssuedToken | None:
     """A new token for an active account whose password matches, else None.
 
-    An unknown username costs the same Argon2 verification as a wrong password.
+    The token lives ``ttl``, or its role's entry in ``ttl_by_role``. An unknown username costs the
+    same Argon2 verification as a wrong password.
     """
     user = session.exec(select(User).where(User.username == username)).first() if username else None
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -173,12 +176,13 @@ def authenticate(
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    if user is None or not user.active or user.id is None:
+    if user is None or user.id is None or not may_sign_in(user, medic_is_active(session, user)):
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         session.add(user)
-    return issue_token(session, user_id=user.id, ttl=ttl, kind=kind)
+    lifetime = (ttl_by_role or {}).get(user.role, ttl)
+    return issue_token(session, user_id=user.id, ttl=lifetime, kind=kind)
 
 
 def issue_token(
@@ -204,16 +208,32 @@ def find_token(
     if not token or len(token) > 200:
         return None
     found = session.exec(
-        select(ApiToken, User)
+        select(ApiToken, User, Medic.active)
         .join(User, col(User.id) == col(ApiToken.user_id))
+        .outerjoin(Medic, col(Medic.id) == col(User.medic_id))
         .where(ApiToken.token_hash == token_digest(token))
     ).first()
     if found is None:
         return None
-    row, user = found
-    if row.kind != kind or row.revoked_at is not None or row.expires_at <= (now or now_utc()) or not user.active:
+    row, user, medic_active = found
+    if row.kind != kind or row.revoked_at is not None or row.expires_at <= (now or now_utc()):
+        return None
+    if not may_sign_in(user, medic_active):
         return None
     return user, row
+
+
+def may_sign_in(user: User, medic_active: bool | None) -> bool:
+    """An account works while it is enabled and, for a medic's account, while that medic is active."""
+    return user.active and (user.medic_id is None or bool(medic_active))
+
+
+def medic_is_active(session: Session, user: User) -> bool | None:
+    """Whether the account's medic is active (None: the account is no medic's)."""
+    if user.medic_id is None:
+        return None
+    medic = session.get(Medic, user.medic_id)
+    return medic is not None and medic.active
 
 
 def resolve_token(

@@ -7,23 +7,38 @@ it concerned, and the outcome. Only ids, never the data itself.
 
 Each row carries the hash of the row before it, and its own hash over that and
 its fields, so an edited, inserted or deleted row breaks the chain
-(:func:`verify_chain`). One :class:`AuditHead` row holds the newest hash;
-updating it first serialises appenders (a row lock on PostgreSQL, the write
-lock on SQLite), so the chain never forks.
+(:func:`verify_trail`). The hashes are keyed (HMAC-SHA256 with ``[audit] key``):
+someone who edits a row cannot recompute the chain after it without the key. One
+:class:`AuditHead` row holds the newest hash and the number of rows, under an
+HMAC of its own, so a tail cut off (and the head moved back to match) shows too.
+Updating the head first serialises appenders (a row lock on PostgreSQL, the
+write lock on SQLite), so the chain never forks.
+
+Which key an engine's events are hashed with is registered once per engine
+(:func:`use_key`, done by ``create_app``, the CLI and the job processes from
+their settings); an engine nobody registered uses the development key, which
+production settings refuse, so a forgotten registration fails verification
+rather than passing silently. Rows written before the trail was keyed (an
+upgraded database) stay verifiable as a plain sha256 chain, up to the count the
+upgrade recorded.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from dispatch.config import DEV_AUDIT_KEY
 from dispatch.models import json_column, now_utc, utc_column
 
 ACTIONS = frozenset({"read", "write", "deny", "publish", "login"})
@@ -57,6 +72,26 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=HEAD_ID, primary_key=True)
     last_hash: str = GENESIS_HASH
     events: int = 0
+    #: HMAC of (events, last_hash): nobody without the key can move the head to a shorter chain
+    mac: str | None = None
+    #: rows written before the trail was keyed (unkeyed sha256), and the hash the last of them ends on
+    legacy_events: int = 0
+    legacy_last_hash: str = GENESIS_HASH
+
+
+#: the key of engines nobody registered one for: what the development settings use (production refuses it)
+_KEYS: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
+
+
+def use_key(engine: Engine, key: str) -> None:
+    """Hash the audit events written through ``engine`` with ``key`` (``[audit] key``)."""
+    _KEYS[engine] = key.encode()
+
+
+def key_of(session: Session) -> bytes:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return _KEYS.get(engine, DEV_AUDIT_KEY.encode())
 
 
 def _stamp(at: datetime) -> str:
@@ -72,8 +107,10 @@ def row_hash(
     resource: str,
     resource_ids: Sequence[ResourceId],
     outcome: str,
+    key: bytes | None = None,
 ) -> str:
-    """sha256 of the previous hash and the canonical JSON of the row's fields (id excluded: the chain orders)."""
+    """HMAC-SHA256 under ``key`` of the previous hash and the canonical JSON of the row's fields (id
+    excluded: the chain orders); plain sha256 with no key (the rows written before the trail was keyed)."""
     document = {
         "at": _stamp(at),
         "actor_user_id": actor_user_id,
@@ -83,7 +120,15 @@ def row_hash(
         "outcome": outcome,
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    message = (prev_hash + canonical).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def head_mac(key: bytes, events: int, last_hash: str) -> str:
+    """The head's own HMAC: the row count and the newest hash, bound together."""
+    return hmac.new(key, f"audit-head:{events}:{last_hash}".encode(), hashlib.sha256).hexdigest()
 
 
 def _check_ids(resource_ids: Sequence[ResourceId]) -> list[ResourceId]:
@@ -103,9 +148,13 @@ _LOCK_HEAD = (
     update(AuditHead)
     .where(col(AuditHead.id) == HEAD_ID)
     .values(events=col(AuditHead.events) + bindparam("added"))
-    .returning(col(AuditHead.last_hash))
+    .returning(col(AuditHead.last_hash), col(AuditHead.events))
 )
-_MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == HEAD_ID).values(last_hash=bindparam("digest"))
+_MOVE_HEAD = (
+    update(AuditHead)
+    .where(col(AuditHead.id) == HEAD_ID)
+    .values(last_hash=bindparam("digest"), mac=bindparam("head_mac"))
+)
 
 
 @dataclass(frozen=True)
@@ -138,7 +187,8 @@ def append_events(session: Session, entries: Sequence[AuditEntry], *, at: dateti
     prev = session.execute(_LOCK_HEAD, {"added": len(entries)}).first()
     if prev is None:
         raise RuntimeError("the audit_head row is missing: run the migrations")
-    digest = prev[0]
+    digest, count = prev[0], prev[1]
+    key = key_of(session)
     stamp = (at or now_utc()).astimezone(UTC)
     rows: list[AuditEvent] = []
     for entry in entries:
@@ -151,11 +201,11 @@ def append_events(session: Session, entries: Sequence[AuditEntry], *, at: dateti
             "resource_ids": ids,
             "outcome": entry.outcome,
         }
-        row = AuditEvent(**fields, prev_hash=digest, row_hash=row_hash(digest, **fields))
+        row = AuditEvent(**fields, prev_hash=digest, row_hash=row_hash(digest, **fields, key=key))
         digest = row.row_hash
         rows.append(row)
     session.add_all(rows)
-    session.execute(_MOVE_HEAD, {"digest": digest})
+    session.execute(_MOVE_HEAD, {"digest": digest, "head_mac": head_mac(key, count, digest)})
     session.flush()
     return rows
 
@@ -175,17 +225,44 @@ def append_event(
     return append_events(session, [entry], at=at)[0]
 
 
-def verify_chain(session: Session) -> list[int]:
-    """Ids of the rows that break the chain: edited (hash mismatch) or out of line (prev_hash mismatch).
+@dataclass(frozen=True)
+class TrailReport:
+    """What :func:`verify_trail` found: rows read, the head's count, the rows that break, and why in words."""
 
-    A row deleted from the middle shows as its successor; a deleted tail shows as the last row (or 0 for an
-    empty table) not matching the head. An empty list means the chain is intact.
+    events: int
+    head_events: int
+    broken: tuple[int, ...]
+    problems: tuple[str, ...]
+    legacy_events: int = 0
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if self.intact:
+            legacy = f" ({self.legacy_events} written before the trail was keyed)" if self.legacy_events else ""
+            return f"audit trail intact: {self.events} events{legacy}, the head matches"
+        return f"audit trail BROKEN: {'; '.join(self.problems)}"
+
+
+def verify_trail(session: Session, key: bytes | None = None) -> TrailReport:
+    """Check every row's hash and link, the row count against the head's, and the head's own HMAC.
+
+    ``key`` defaults to the session's engine's (:func:`use_key`). A row deleted from the middle shows
+    as its successor; a deleted tail shows as the last row (or 0 for an empty table) not matching the
+    head, and as a count short of the head's.
     """
+    key = key if key is not None else key_of(session)
+    head = session.get(AuditHead, HEAD_ID)
+    legacy = head.legacy_events if head is not None else 0
     bad: list[int] = []
     expected_prev = GENESIS_HASH
     last_hash = GENESIS_HASH
     last_id = 0
+    count = 0
     for event in session.exec(select(AuditEvent).order_by(col(AuditEvent.id))):
+        count += 1
         recomputed = row_hash(
             event.prev_hash,
             at=event.at,
@@ -194,15 +271,36 @@ def verify_chain(session: Session) -> list[int]:
             resource=event.resource,
             resource_ids=event.resource_ids,
             outcome=event.outcome,
+            key=None if count <= legacy else key,
         )
         if recomputed != event.row_hash or event.prev_hash != expected_prev:
             bad.append(event.id or 0)
+        if head is not None and count == legacy and event.row_hash != head.legacy_last_hash:
+            bad.append(event.id or 0)
         expected_prev = event.row_hash
         last_hash, last_id = event.row_hash, event.id or 0
-    head = session.get(AuditHead, HEAD_ID)
-    if (head is None or head.last_hash != last_hash) and last_id not in bad:
-        bad.append(last_id)
-    return bad
+    problems: list[str] = []
+    if bad:
+        problems.append(f"{len(bad)} row(s) do not match their hash or their link: ids {sorted(set(bad))[:20]}")
+    if head is None:
+        problems.append("the audit head row is missing")
+        return TrailReport(count, 0, tuple(bad or [last_id]), tuple(problems), legacy)
+    if head.last_hash != last_hash:
+        if last_id not in bad:
+            bad.append(last_id)
+        problems.append("the newest row is not the one the head records (rows cut from the end?)")
+    if head.events != count:
+        problems.append(f"the head records {head.events} events, the table holds {count}")
+    keyed = head.events > head.legacy_events
+    if keyed and head.mac != head_mac(key, head.events, head.last_hash):
+        problems.append("the head's HMAC does not match (moved without the key, or verified with the wrong key)")
+    return TrailReport(count, head.events, tuple(bad), tuple(problems), legacy)
+
+
+def verify_chain(session: Session) -> list[int]:
+    """Ids of the rows that break the chain (see :func:`verify_trail`); empty when every row holds."""
+    report = verify_trail(session)
+    return list(dict.fromkeys(report.broken))
 
 
 def events(session: Session, **where: Any) -> list[AuditEvent]:

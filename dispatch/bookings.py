@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, func, select
 
 from dispatch.catalogue import services_by_code
 from dispatch.eligibility import clearance_flags
 from dispatch.models import Booking, BookingPatient, BookingStatus, Medic, Patient, Place, Service, now_utc
 from dispatch.places import PlaceInput, check_place, new_place
+from dispatch.sheets import refresh_sheets
 from dispatch.validation import (
     Conflict,
     Loc,
@@ -144,6 +145,7 @@ def update_patient(session: Session, *, patient_id: int, changes: Mapping[str, A
         patient.display_name = display_name(changes["full_name"])
     session.add(patient)
     session.flush()
+    refresh_sheets(session, patient_ids=[patient_id])  # a corrected phone shows on the published sheets at once
     return patient
 
 
@@ -267,6 +269,27 @@ def _write_lines(
     return flagged
 
 
+def bookings_on(session: Session, day: date) -> int:
+    """How many bookings ``day`` holds, cancelled ones aside."""
+    return session.exec(
+        select(func.count())
+        .select_from(Booking)
+        .where(Booking.service_date == day)
+        .where(Booking.status != BookingStatus.CANCELLED)
+    ).one()
+
+
+def check_day_has_room(session: Session, problems: Problems, day: date, policy: Policy) -> None:
+    """A day holds at most ``[planning] max_bookings_per_day`` bookings: past that, one day's re-plan could
+    take the machine's memory (and no fleet of medics serves that many)."""
+    held = bookings_on(session, day)
+    if held >= policy.max_bookings_per_day:
+        problems.add(
+            ("service_date",),
+            f"already holds {held} bookings, the most one day may hold ([planning] max_bookings_per_day)",
+        )
+
+
 def _check_refs(session: Session, problems: Problems, *, place_id: int | None, preferred_medic_id: int | None) -> None:
     if place_id is not None and session.get(Place, place_id) is None:
         problems.add(("place_id",), "is not a known place")
@@ -291,6 +314,7 @@ def create_booking(
     """Book a visit at a new ``place`` or a known ``place_id``; every problem is reported at once."""
     problems = Problems()
     check_service_day(problems, ("service_date",), service_date, policy)
+    check_day_has_room(session, problems, service_date, policy)
     check_span(problems, service_date, policy.zone, (("window_start",), window_start), (("window_end",), window_end))
     check_second_window(problems, service_date, policy.zone, (window_start, window_end), alt_window)
     if place is not None and place_id is not None:
@@ -342,6 +366,8 @@ def update_booking(session: Session, *, booking_id: int, changes: Mapping[str, A
     service_date = changes.get("service_date", booking.service_date)
     if "service_date" in changes:
         check_service_day(problems, ("service_date",), service_date, policy)
+        if service_date != booking.service_date:
+            check_day_has_room(session, problems, service_date, policy)
     window_start = changes.get("window_start", booking.window_start)
     window_end = changes.get("window_end", booking.window_end)
     check_span(problems, service_date, policy.zone, (("window_start",), window_start), (("window_end",), window_end))
@@ -385,6 +411,7 @@ def update_booking(session: Session, *, booking_id: int, changes: Mapping[str, A
         booking.cleared_at = None
         session.add(booking)
         session.flush()
+    refresh_sheets(session, booking_ids=[booking_id])  # a published stop shows the edit, marked changed
     return booking
 
 
@@ -396,6 +423,7 @@ def cancel_booking(session: Session, *, booking_id: int) -> Booking:
     booking.status = BookingStatus.CANCELLED
     session.add(booking)
     session.flush()
+    refresh_sheets(session, booking_ids=[booking_id])  # the cancelled patient leaves every sheet now
     return booking
 
 

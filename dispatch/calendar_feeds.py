@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from dispatch.accounts import User, token_digest
+from dispatch.accounts import User, may_sign_in, medic_is_active, token_digest
 from dispatch.models import now_utc, utc_column
 
 
@@ -73,6 +73,6 @@ def find_feed(session: Session, token: str) -> tuple[User, CalendarFeed] | None:
     if row is None or row.revoked_at is not None:
         return None
     user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    if user is None or not may_sign_in(user, medic_is_active(session, user)):
         return None
     return user, row

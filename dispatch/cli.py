@@ -21,7 +21,7 @@ from sqlmodel import Session
 from dispatch.audit import append_event
 from dispatch.catalogue import seed_services, services_by_code
 from dispatch.config import Settings
-from dispatch.db import make_engine, migrate, session_scope
+from dispatch.db import engine_for, make_engine, migrate, session_scope
 from dispatch.demo import DayKind, seed_day
 from dispatch.planning import plan_day
 from dispatch.report import day_report
@@ -106,7 +106,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.db_file)
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{path}")
+    engine = engine_for(settings, f"sqlite:///{path}")
     migrate(engine)
     size = f"{args.bookings} bookings" if args.bookings else f"booked to {args.load:.0%} of what they can do"
     print(f"[1/3] Generating {day}: {args.medics} medics, {size} (seed {args.seed}) in {path}", flush=True)
@@ -133,7 +133,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_catalogue(args: argparse.Namespace, settings: Settings) -> int:
     """``dripline catalogue seed``: the default services, where their codes are missing (edits are kept)."""
-    engine = make_engine(args.db or settings.database.url)
+    engine = engine_for(settings, args.db)
     migrate(engine)
     with session_scope(engine) as session:
         added = seed_services(session)
@@ -146,7 +146,7 @@ def run_catalogue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_plan(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(args.db or settings.database.url)
+    engine = engine_for(settings, args.db)
     migrate(engine)
     print(f"Planning {args.date} ...", flush=True)
     outcome = plan_day(engine, args.date, settings)
@@ -166,10 +166,16 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"{args.file} is not a file.")
     if args.file.suffix.lower() not in (".csv", ".json"):
         raise ValueError(f"{args.file} must be a .csv or .json file.")
-    engine = make_engine(args.db or settings.database.url)
+    engine = engine_for(settings, args.db)
     migrate(engine)
     geocoder = make_geocoder(settings.geocoder) if args.kind == "bookings" and args.geocode else None
-    policy = Policy.now(settings.zone, settings.geocoder.bbox, geocoder, settings.credentials.kinds)
+    policy = Policy.now(
+        settings.zone,
+        settings.geocoder.bbox,
+        geocoder,
+        settings.credentials.kinds,
+        settings.planning.max_bookings_per_day,
+    )
     with session_scope(engine) as session:
         if args.kind == "bookings":
             report = import_bookings(session, args.file, policy=policy, source=args.source)

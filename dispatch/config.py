@@ -3,6 +3,7 @@ the API, planning and the credential kinds."""
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import math
 import os
@@ -21,7 +22,7 @@ from dispatch.eligibility import CredentialRules
 from routing import CachedTravel, HaversineTravel, OsrmHttpTravel, OsrmLocalTravel, SolveParams, TravelMatrixProvider
 
 DEFAULT_CONFIG = Path("config.toml")
-TABLES = ("solver", "travel", "geocoder", "scheduler", "database", "api", "planning", "credentials")
+TABLES = ("solver", "travel", "geocoder", "scheduler", "database", "api", "planning", "credentials", "audit")
 
 GEOCODER_PROVIDERS = frozenset({"nominatim", "photon"})
 
@@ -187,16 +188,31 @@ class PlanningSettings:
     (0, the default, plans no overtime; a shift's own ``hard_end_at`` always wins).
     ``group_arrival_minutes``: when several medics share one group booking, their starts lie at most
     this far apart, so that they arrive together.
+    ``max_bookings_per_day``: a day holds at most this many bookings (a booking past it is refused,
+    and a day over it is not planned), so that one day cannot take the machine's memory.
+    ``solver_memory_mb``: the address-space limit of each solver process; a solve that needs more
+    fails (``solver_out_of_memory``) and leaves the published plan as it was.
+    ``max_concurrent_replans``: at most this many re-plans solve at once, across every process on
+    the database; the others queue.
     """
 
     overtime_minutes: int = 0
     group_arrival_minutes: int = 10
+    max_bookings_per_day: int = 2000
+    solver_memory_mb: int = 4096
+    max_concurrent_replans: int = 1
 
     def __post_init__(self) -> None:
-        for key, high in (("overtime_minutes", 12 * 60), ("group_arrival_minutes", 120)):
+        for key, low, high in (
+            ("overtime_minutes", 0, 12 * 60),
+            ("group_arrival_minutes", 0, 120),
+            ("max_bookings_per_day", 1, 100_000),
+            ("solver_memory_mb", 256, 1_048_576),
+            ("max_concurrent_replans", 1, 64),
+        ):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-                raise ValueError(f"[planning] {key} must be a whole number from 0 to {high}, got {value!r}.")
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"[planning] {key} must be a whole number from {low} to {high}, got {value!r}.")
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> PlanningSettings:
@@ -330,7 +346,19 @@ class ApiSettings:
     address so nobody can lock a medic out from elsewhere), and failures from one address in all
     (``login_failures_per_client``, against trying many accounts). ``login_throttle_storage`` is a
     `limits` storage URI: ``memory://`` counts in each server process; ``redis://host:6379`` shares the
-    counts between processes.
+    counts between processes. Past ``login_failures_per_account`` failures at one account name from
+    any address (an office behind one NAT shares an address), that account takes one attempt per
+    ``login_account_cooldown_s``: a cool-down that slows guessing, never a lock-out.
+
+    ``trusted_proxies`` lists the addresses (or networks) of reverse proxies whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; empty (the default), the client's
+    address is the TCP peer's, whatever headers it sends. ``public_url`` is the address clients
+    reach the server at; links handed out (calendar feeds) are built from it, never from the
+    request's Host header (https:// in production). ``max_body_bytes`` and ``max_json_depth`` bound
+    a request body before it is parsed (413 and 400). ``staff_session_minutes`` is how long a
+    dispatcher's or admin's sign-in cookie lives: it reads every patient's data, so it lives far
+    shorter than a medic's. A medic reads their own sheets from ``medic_days_back`` days ago to
+    ``medic_days_ahead`` days ahead, no further.
     """
 
     environment: str = "development"
@@ -344,9 +372,34 @@ class ApiSettings:
     login_failures_per_account_and_client: str = "5 per 15 minutes"
     login_failures_per_client: str = "30 per 15 minutes"
     login_throttle_storage: str = "memory://"
+    login_failures_per_account: str = "20 per 15 minutes"
+    login_account_cooldown_s: int = 30
+    trusted_proxies: tuple[str, ...] = ()
+    public_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = 1_048_576
+    max_json_depth: int = 32
+    staff_session_minutes: int = 60
+    medic_days_back: int = 7
+    medic_days_ahead: int = 14
 
     def __post_init__(self) -> None:
-        for key in ("login_failures_per_account_and_client", "login_failures_per_client"):
+        for key in ("trusted_proxies",):
+            if isinstance(getattr(self, key), list):
+                object.__setattr__(self, key, tuple(getattr(self, key)))
+        if not isinstance(self.trusted_proxies, tuple) or not all(isinstance(p, str) for p in self.trusted_proxies):
+            raise ValueError(f"[api] trusted_proxies must be a list of addresses, got {self.trusted_proxies!r}.")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"[api] trusted_proxies entry {proxy!r} is not an IP address or network "
+                    "(e.g. 10.0.0.5, 10.0.0.0/24)."
+                ) from None
+        parts = urlsplit(self.public_url) if isinstance(self.public_url, str) else None
+        if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"[api] public_url must look like https://host[:port][/prefix], got {self.public_url!r}.")
+        for key in ("login_failures_per_account_and_client", "login_failures_per_client", "login_failures_per_account"):
             value = getattr(self, key)
             try:
                 limits.parse(value)
@@ -368,6 +421,12 @@ class ApiSettings:
             ("session_hours", 1, 24),
             ("workers", 1, 32),
             ("port", 1, 65535),
+            ("login_account_cooldown_s", 1, 3600),
+            ("max_body_bytes", 1024, 64 * 1_048_576),
+            ("max_json_depth", 2, 1000),
+            ("staff_session_minutes", 5, 24 * 60),
+            ("medic_days_back", 0, 366),
+            ("medic_days_ahead", 0, 366),
         ):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -386,6 +445,8 @@ class ApiSettings:
             plain = [o for o in self.cors_origins if not o.startswith("https://")]
             if plain:
                 raise ValueError(f"[api] cors_origins must be https:// origins in production, got {plain}.")
+            if not self.public_url.startswith("https://"):
+                raise ValueError(f"[api] public_url must be https:// in production, got {self.public_url!r}.")
 
     @property
     def docs(self) -> bool:
@@ -401,11 +462,48 @@ class ApiSettings:
         unknown = sorted(set(table) - known)
         if unknown:
             raise ValueError(f"[api] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
-        if "cors_origins" in table and not isinstance(table["cors_origins"], list):
-            raise ValueError(f"[api] cors_origins must be a list of origins, got {table['cors_origins']!r}.")
+        for key in ("cors_origins", "trusted_proxies"):
+            if key in table and not isinstance(table[key], list):
+                raise ValueError(f"[api] {key} must be a list, got {table[key]!r}.")
         if "environment" in table and not isinstance(table["environment"], str):
             raise ValueError(f"[api] environment must be a string, got {table['environment']!r}.")
         return cls(**table)
+
+
+#: the development default: refused in production, where the trail must be keyed with a real secret
+DEV_AUDIT_KEY = "dripline-development-audit-key-not-secret"
+
+
+@dataclass(frozen=True, repr=False)
+class AuditSettings:
+    """The audit trail: the ``[audit]`` table.
+
+    ``key`` keys the trail's hash chain (HMAC-SHA256), so that nobody without it can recompute the
+    chain after changing a row. $DRIPLINE_AUDIT_KEY wins over the file. Production refuses the
+    development default and any key shorter than 32 characters.
+    """
+
+    key: str = DEV_AUDIT_KEY
+
+    def __repr__(self) -> str:  # never print the key
+        return "AuditSettings(key=<hidden>)"
+
+    def check_for(self, environment: str) -> None:
+        if not isinstance(self.key, str) or len(self.key) < 16:
+            raise ValueError("[audit] key must be a string of at least 16 characters.")
+        if environment == "production" and (self.key == DEV_AUDIT_KEY or len(self.key) < 32):
+            raise ValueError(
+                "[audit] key must be set to a secret of at least 32 characters in production "
+                "(or $DRIPLINE_AUDIT_KEY); the development default is refused."
+            )
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> AuditSettings:
+        reject_unknown_keys("audit", table, ["key"])
+        key = os.environ.get("DRIPLINE_AUDIT_KEY") or table.get("key", DEV_AUDIT_KEY)
+        settings = cls(key=key)
+        settings.check_for("development")
+        return settings
 
 
 @dataclass(frozen=True)
@@ -418,6 +516,10 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     planning: PlanningSettings = field(default_factory=PlanningSettings)
     credentials: CredentialRules = field(default_factory=CredentialRules)
+    audit: AuditSettings = field(default_factory=lambda: AuditSettings.from_mapping({}))
+
+    def __post_init__(self) -> None:
+        self.audit.check_for(self.api.environment)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -450,4 +552,5 @@ class Settings:
             api=ApiSettings.from_mapping(document.get("api", {})),
             planning=PlanningSettings.from_mapping(document.get("planning", {})),
             credentials=CredentialRules.from_mapping(document.get("credentials", {})),
+            audit=AuditSettings.from_mapping(document.get("audit", {})),
         )

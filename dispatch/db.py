@@ -17,6 +17,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from dispatch.audit import use_key
+from dispatch.config import Settings
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: connections kept open, and opened on demand beyond them (closed when handed back)
 POOL = {"pool_size": 10, "max_overflow": 30}
@@ -48,6 +51,13 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, **POOL)
+
+
+def engine_for(settings: Settings, url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: ``[database] url``) whose audit events are keyed with ``[audit] key``."""
+    engine = make_engine(url or settings.database.url)
+    use_key(engine, settings.audit.key)
+    return engine
 
 
 def alembic_config(url: str) -> Config:

@@ -282,6 +282,26 @@ class PlanIdleMedic(SQLModel, table=True):
     detail: str
 
 
+class RouteSheetRow(SQLModel, table=True):
+    """One medic's route sheet of a published plan, as it is served: assembled once at publish, and again
+    when an edit touches one of its stops (see :mod:`dispatch.sheets`)."""
+
+    __tablename__ = "route_sheet"
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    medic_id: int = Field(foreign_key="medic.id")
+    #: 1 at publish, one more each time an edit changes what the sheet shows
+    revision: int = 1
+    #: sha256 of the document: what the sheet's ETag is made of
+    digest: str
+    document: dict[str, Any] = json_column(dict)
+    #: the bookings on it that changed since publish, and how: [[booking_id, "cancelled"], ...]
+    changed: list[list[Any]] = json_column(list)
+    updated_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "medic_id", name="uq_route_sheet_plan_medic"),)
+
+
 class PlanLease(SQLModel, table=True):
     """Who is re-planning a day, until when. A lease past its expiry belongs to
     a process that died and may be taken over."""
@@ -310,6 +330,27 @@ class PlanJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
     started_at: datetime | None = utc_column(nullable=True)
     finished_at: datetime | None = utc_column(nullable=True)
+    #: the process running it, "host:pid:start-ticks": a job whose process is gone is failed at the next look
+    worker: str | None = None
+
+
+class ReplanSlot(SQLModel, table=True):
+    """One of the ``[planning] max_concurrent_replans`` places a re-plan solves in; a re-plan waits for a free
+    one, so at most that many solve at once across every process on the database."""
+
+    __tablename__ = "replan_slot"
+    slot: int = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = utc_column()
+
+
+class ReadyProbe(SQLModel, table=True):
+    """The one row ``/ready`` writes, to prove the database takes writes (a full disk, a read-only file)."""
+
+    __tablename__ = "ready_probe"
+    id: int = Field(default=1, primary_key=True)
+    at: datetime = utc_column()
+    writes: int = 0
 
 
 class GeocodeCache(SQLModel, table=True):

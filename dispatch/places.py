@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from dispatch.geocode import geocode_place
 from dispatch.models import GeocodeStatus, Place, PlaceKind
+from dispatch.sheets import refresh_sheets
 from dispatch.validation import Loc, NotFound, Policy, Problems, check_point
 
 PLACE_FIELDS = frozenset({"address", "kind", "lat", "lon", "access_notes"})
@@ -93,6 +94,8 @@ def change_place(session: Session, place: Place, *, changes: Mapping[str, Any], 
         locate(session, place, policy)
     session.add(place)
     session.flush()
+    if place.id is not None:
+        refresh_sheets(session, place_ids=[place.id])  # new access notes show on the published sheets at once
     return place
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch.audit import append_event
+from dispatch.audit import append_event, use_key
 from dispatch.config import Settings
 from dispatch.db import session_scope
 from dispatch.models import (
@@ -47,6 +47,7 @@ from dispatch.models import (
     PlanUnassigned,
     now_utc,
 )
+from dispatch.sheets import store_sheets
 from dispatch.translate import DayInput, build_day, result_rows
 from routing import Problem, Result, SolveParams, solve
 from routing.check import check
@@ -174,6 +175,7 @@ def plan_day(
     account that asked for the re-plan, recorded in the publish audit event
     (None: the system, e.g. the scheduler or the CLI).
     """
+    use_key(engine, settings.audit.key)  # the publish's audit event is keyed like every other
     holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     hard_timeout = settings.solver.longest_s + HARD_TIMEOUT_GRACE_S
     if not acquire_lease(engine, day, holder, timedelta(seconds=hard_timeout + 60)):
@@ -323,6 +325,9 @@ def _publish(engine: Engine, plan: Plan, fault: FaultHook | None, actor_user_id:
             .values(status=PlanStatus.PUBLISHED, published_at=datetime.now(UTC))
         )
         _mark_bookings(session, plan)
+        published = session.get(Plan, plan.id)
+        assert published is not None
+        store_sheets(session, published)  # every sheet assembled once, as it will be served
         append_event(
             session,
             actor_user_id=actor_user_id,

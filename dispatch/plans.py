@@ -40,6 +40,7 @@ from dispatch.models import (
     now_utc,
 )
 from dispatch.planning import HARD_TIMEOUT_GRACE_S, Solver, plan_day, published_plan
+from dispatch.sheets import changes_since_publish
 from dispatch.validation import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,8 @@ class PlanView:
     unassigned: list[PlanUnassigned] = field(default_factory=list)
     #: medics on shift without a route, and why
     idle: list[PlanIdleMedic] = field(default_factory=list)
+    #: bookings on its routes that changed since publish, and how (see :mod:`dispatch.sheets`)
+    changes: list[tuple[int, str]] = field(default_factory=list)
 
 
 def plan_versions(session: Session, *, day: date) -> list[Plan]:
@@ -257,4 +260,4 @@ def published_plan_view(session: Session, *, day: date) -> PlanView:
             select(PlanIdleMedic).where(PlanIdleMedic.plan_id == plan.id).order_by(col(PlanIdleMedic.medic_id))
         )
     )
-    return PlanView(plan, routes, dict(stops), unassigned, idle)
+    return PlanView(plan, routes, dict(stops), unassigned, idle, changes_since_publish(session, plan.id))

@@ -17,6 +17,8 @@ from sqlmodel import Session, col, delete, select
 
 from dispatch.models import Credential, Medic, PlaceKind, Role, ShiftRow
 from dispatch.places import PlaceInput, change_place, check_place, get_place, new_place
+from dispatch.revocation import end_medic_access
+from dispatch.sheets import refresh_sheets
 from dispatch.validation import Conflict, NotFound, Policy, Problems, check_service_day, check_span
 
 #: what each role may do, recorded on the medic (planning reads each service's roles instead)
@@ -137,17 +139,23 @@ def update_medic(session: Session, *, medic_id: int, changes: Mapping[str, Any],
         medic.role = Role(changes["role"])
         medic.skills = list(ROLE_SKILLS[medic.role])
     session.add(medic)
+    if changes.get("active") is False:
+        end_medic_access(session, medic_id=medic_id)
     session.flush()
+    if "name" in changes:
+        refresh_sheets(session, medic_ids=[medic_id])
     if "credentials" in changes:
         _replace_credentials(session, medic, changes["credentials"])
     return medic
 
 
 def deactivate_medic(session: Session, *, medic_id: int) -> Medic:
-    """The medic is planned no more; their rows stay for the plans and accounts that name them."""
+    """The medic is planned no more, and their account reads nothing more; their rows stay for the plans
+    and accounts that name them."""
     medic = get_medic(session, medic_id=medic_id)
     medic.active = False
     session.add(medic)
+    end_medic_access(session, medic_id=medic_id)  # their account's tokens, sessions and feeds end now
     session.flush()
     return medic
 

@@ -68,6 +68,8 @@ class Policy:
     geocoder: Geocoder | None = None
     #: the credential kinds the company records (``[credentials]`` in config.toml)
     credential_kinds: tuple[str, ...] = ("iv_certification", "licence")
+    #: the most bookings one day may hold (``[planning] max_bookings_per_day``)
+    max_bookings_per_day: int = 2000
 
     @classmethod
     def now(
@@ -76,8 +78,9 @@ class Policy:
         area: tuple[float, float, float, float],
         geocoder: Geocoder | None = None,
         credential_kinds: tuple[str, ...] = ("iv_certification", "licence"),
+        max_bookings_per_day: int = 2000,
     ) -> Policy:
-        return cls(datetime.now(zone).date(), zone, area, geocoder, credential_kinds)
+        return cls(datetime.now(zone).date(), zone, area, geocoder, credential_kinds, max_bookings_per_day)
 
 
 class Problems:

@@ -38,7 +38,9 @@ def feed_path(client: TestClient, headers: dict[str, str]) -> str:
     assert response.status_code == 201, response.text
     body = response.json()
     assert set(body) == {"url", "days_before", "days_after"}
-    return str(body["url"]).removeprefix(str(client.base_url))
+    url = str(body["url"])
+    assert url.startswith(API_FAST.api.public_url + "/feeds/")  # built from [api] public_url, not the request
+    return url.removeprefix(API_FAST.api.public_url)
 
 
 def test_feed_holds_one_event_per_stop_with_times_only(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from api import create_app
 from api.deps import get_current_user
 from dispatch.accounts import AccountRole
-from dispatch.config import ApiSettings, Settings
+from dispatch.config import ApiSettings, AuditSettings, Settings
 from tests.api_support import (
     API_FAST,
     PASSWORD,
@@ -194,10 +194,17 @@ def test_ready_with_an_unmigrated_database_is_503(tmp_path) -> None:  # type: ig
     assert client.get("/ready").status_code == 503
 
 
+#: production settings with what production insists on: an https public address and a real audit key
+PRODUCTION = Settings(
+    api=ApiSettings(environment="production", public_url="https://dispatch.example.org"),
+    audit=AuditSettings(key="k" * 40),
+)
+
+
 def test_docs_served_in_development_only() -> None:
     """The OpenAPI docs are on in development and off in production."""
     development = TestClient(create_app(Settings(api=ApiSettings(environment="development"))))
-    production = TestClient(create_app(Settings(api=ApiSettings(environment="production"))))
+    production = TestClient(create_app(PRODUCTION))
     assert development.get("/docs").status_code == 200 and development.get("/openapi.json").status_code == 200
     assert production.get("/docs").status_code == 404 and production.get("/openapi.json").status_code == 404
 
@@ -211,18 +218,22 @@ def test_docs_served_in_development_only() -> None:
         ({"token_minutes": 0}, "token_minutes"),
         ({"environment": "staging"}, "environment"),
         ({"unknown": 1}, "unknown"),
+        ({"public_url": "http://dispatch.example.org"}, "public_url"),
     ],
 )
 def test_load_api_settings_refuses_unsafe_production_values(values: dict[str, Any], message: str) -> None:
     """Production refuses docs without auth and open or plain-http CORS; bad keys and values are named."""
     with pytest.raises(ValueError, match=message):
-        ApiSettings.from_mapping({"environment": "production", **values})
+        ApiSettings.from_mapping({"environment": "production", "public_url": "https://x.example", **values})
 
 
 def test_load_settings_reads_the_api_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """[api] in config.toml reaches Settings.api; docs default off in production."""
     path = tmp_path / "config.toml"
-    path.write_text('[api]\nenvironment = "production"\ntoken_minutes = 15\ncors_origins = ["https://x.example"]\n')
+    path.write_text(
+        '[api]\nenvironment = "production"\ntoken_minutes = 15\ncors_origins = ["https://x.example"]\n'
+        'public_url = "https://x.example"\n[audit]\nkey = "0123456789abcdef0123456789abcdef"\n'
+    )
     settings = Settings.load(path)
     assert settings.api.token_minutes == 15 and settings.api.docs is False
     assert settings.api.cors_origins == ("https://x.example",)

@@ -150,6 +150,8 @@ def start_server(folder: Path, db_url: str, env: dict[str, str]) -> Server:
     """``dripline serve`` on a free loopback port; returns once /health answers."""
     for _attempt in range(3):
         port = _free_port()
+        # the address clients reach the server by, as an operator configures it (feeds are built from it)
+        (folder / "config.toml").write_text(f'{CONFIG}\n[api]\npublic_url = "http://127.0.0.1:{port}"\n')
         log_path = folder / f"server-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
@@ -518,6 +520,7 @@ def test_calendar_feed_address_serves_the_route_without_leaking_its_token(planne
     sheet = planned.sheets[medic_id]
     with httpx.Client(base_url=planned.base_url, timeout=30) as client:
         url = _ok(client.post("/me/calendar-feed", headers=planned.medic_headers[medic_id]), 201)["url"]
+    assert url.startswith(f"{planned.base_url}/feeds/"), "the feed address is built from [api] public_url"
     token = url.split("/feeds/")[1].split("/")[0]
     feed = httpx.get(url, timeout=30)  # what a calendar app does: a plain GET of the address
     assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")

@@ -5,8 +5,9 @@ docs' Authorize button sends) and returns a short-lived bearer token. ``POST /au
 calling token.
 
 A phone's browser cannot send a Bearer header, so ``GET /login`` is a sign-in page: it posts to
-``POST /login``, which sets a session token as an HttpOnly, SameSite=Lax cookie for ``[api]
-session_hours`` and sends the medic on to today's route page. A session token authenticates GET
+``POST /login``, which sets a session token as an HttpOnly, SameSite=Lax cookie (``Secure`` over
+HTTPS) for ``[api] session_hours`` (a dispatcher's or admin's: ``[api] staff_session_minutes``)
+and sends the medic on to today's route page. A session token authenticates GET
 and HEAD requests from the cookie only, never from a Bearer header (see :mod:`api.deps`), so
 neither another site nor someone who copies the cookie can make a write with it.
 ``POST /logout`` ends that session.
@@ -19,6 +20,8 @@ id when known). The username typed and the password are never stored or logged.
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +38,7 @@ from api.models import TokenPublic, TokenRequest
 from api.throttle import LoginThrottle
 from dispatch.accounts import (
     MAX_PASSWORD_LENGTH,
+    AccountRole,
     IssuedToken,
     TokenKind,
     authenticate,
@@ -43,6 +47,7 @@ from dispatch.accounts import (
 )
 from dispatch.audit import append_event
 from dispatch.config import Settings
+from dispatch.models import now_utc
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
@@ -80,14 +85,14 @@ async def login_body(request: Request) -> TokenRequest:
     try:
         return TokenRequest.model_validate(data)
     except ValidationError as error:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()], body=data) from None
 
 
 _schema = TokenRequest.model_json_schema()
 
 
 def client_address(request: Request) -> str:
-    """The caller's address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
+    """The caller's address: the TCP peer's, or what a trusted proxy forwarded (``[api] trusted_proxies``)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -99,8 +104,10 @@ def sign_in(
     password: str,
     ttl: timedelta,
     kind: TokenKind = TokenKind.BEARER,
+    ttl_by_role: Mapping[AccountRole, timedelta] | None = None,
 ) -> IssuedToken:
-    """A token for good credentials; a 429 while throttled, a 401 for anything else. Every outcome is audited."""
+    """A token for good credentials (living ``ttl``, or its role's ``ttl_by_role``); a 429 while throttled, a
+    401 for anything else. Every outcome is audited."""
     client = client_address(request)
     wait = throttle.attempt(username, client)
     if wait is not None:
@@ -112,7 +119,7 @@ def sign_in(
             "too many failed sign-ins; try again later",
             headers={"Retry-After": str(wait)},
         )
-    issued = authenticate(session, username=username, password=password, ttl=ttl, kind=kind)
+    issued = authenticate(session, username=username, password=password, ttl=ttl, kind=kind, ttl_by_role=ttl_by_role)
     append_event(
         session,
         actor_user_id=issued.user_id if issued else None,
@@ -123,7 +130,7 @@ def sign_in(
     )
     session.commit()
     if issued is None:
-        throttle.failed(client)
+        throttle.failed(username, client)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "incorrect username or password", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -196,10 +203,16 @@ def login_form(
     settings: SettingsDep,
     throttle: LoginThrottleDep,
 ) -> Response:
-    """Sign in from the sign-in page: a session cookie, then today's route page."""
+    """Sign in from the sign-in page: a session cookie, then today's route page.
+
+    A medic's cookie lives ``[api] session_hours`` (a shift); a dispatcher's or an admin's reads every
+    patient's data, so it lives ``[api] staff_session_minutes``.
+    """
     ttl = timedelta(hours=settings.api.session_hours)
+    staff = timedelta(minutes=settings.api.staff_session_minutes)
+    by_role = {AccountRole.DISPATCHER: staff, AccountRole.ADMIN: staff}
     try:
-        issued = sign_in(request, session, throttle, username, password, ttl, TokenKind.SESSION)
+        issued = sign_in(request, session, throttle, username, password, ttl, TokenKind.SESSION, by_role)
     except HTTPException as refused:
         message = (
             "Too many failed sign-ins. Wait a few minutes and try again."
@@ -214,13 +227,14 @@ def login_form(
     response.set_cookie(
         SESSION_COOKIE,
         issued.token,
-        max_age=int(ttl.total_seconds()),
+        max_age=max(1, math.ceil((issued.expires_at - now_utc()).total_seconds())),
         path="/",
         httponly=True,
         # Lax, not Strict: a medic opening the route page from a text message stays signed in, and
         # the cookie authenticates reads only, so a cross-site request can still make no write
         samesite="lax",
-        secure=settings.api.environment == "production",
+        # over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto) the cookie never travels in clear
+        secure=settings.api.environment == "production" or request.url.scheme == "https",
     )
     return response
 

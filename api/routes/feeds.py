@@ -17,8 +17,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
 
-from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, TodayDep, audit
+from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, TodayDep, audit, public_link
 from api.models import CalendarFeedPublic
+from api.routes.me import readable_days
 from api.sheet_views import etag_matches, route_calendar
 from dispatch.audit import AuditEntry
 from dispatch.calendar_feeds import find_feed, issue_feed, revoke_feeds
@@ -33,12 +34,14 @@ FeedToken = Annotated[str, Path(description="the secret part of the address")]
 
 
 @router.post("/me/calendar-feed", response_model=CalendarFeedPublic, status_code=status.HTTP_201_CREATED)
-def create_calendar_feed(request: Request, medic: CurrentMedic, session: SessionDep) -> CalendarFeedPublic:
+def create_calendar_feed(
+    request: Request, medic: CurrentMedic, session: SessionDep, settings: SettingsDep
+) -> CalendarFeedPublic:
     """A new secret calendar address for your route (shown once); any earlier one stops working."""
     assert medic.id is not None
     issued = issue_feed(session, user_id=medic.id)
     audit(session, medic, action="write", resource="calendar_feed", resource_ids=[issued.feed_id], outcome="created")
-    url = str(request.url_for("read_calendar_feed", token=issued.token))
+    url = public_link(settings, request.app.url_path_for("read_calendar_feed", token=issued.token))
     return CalendarFeedPublic(url=url, days_before=DAYS_BEFORE, days_after=DAYS_AFTER)
 
 
@@ -70,15 +73,19 @@ def read_calendar_feed(
     if found is None or found[0].medic_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "calendar feed not found", headers={"Cache-Control": "no-store"})
     user, feed = found
+    first, last = readable_days(settings, today)
     sheets = medic_sheets(
-        session, user.medic_id, today - timedelta(days=DAYS_BEFORE), today + timedelta(days=DAYS_AFTER)
+        session,
+        user.medic_id,
+        max(first, today - timedelta(days=DAYS_BEFORE)),
+        min(last, today + timedelta(days=DAYS_AFTER)),
     )
     session.commit()  # the reads are done: release the connection before waiting on the audit writer
     body = route_calendar(
         sheets,
         settings.zone,
         "Dripline route",
-        lambda day: str(request.url_for("get_route_sheet_page", day=day.isoformat())),
+        lambda day: public_link(settings, request.app.url_path_for("get_route_sheet_page", day=day.isoformat())),
         places=False,
     )
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'

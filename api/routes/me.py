@@ -8,28 +8,30 @@ audited read (ids only), committed before any byte of the sheet is sent. ``ETag`
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, TodayDep, audit_denial
-from api.models import RouteSheetPublic
-from api.sheet_views import (
-    PAGE_CSP,
-    audited_read,
-    page_context,
-    sheet_calendar,
-    sheet_public,
+from api.deps import (
+    AuditWriterDep,
+    CurrentMedic,
+    SessionDep,
+    SettingsDep,
+    SheetRendererDep,
+    TodayDep,
+    audit_denial,
 )
+from api.models import RouteSheetPublic
+from api.sheet_views import PAGE_CSP, SheetRenderer, audited_read
 from dispatch.accounts import User
 from dispatch.audit_writer import AuditWriter
-from dispatch.sheets import RouteSheet, route_sheets
+from dispatch.config import Settings
+from dispatch.sheets import StoredSheet, find_sheet
 
 router = APIRouter(prefix="/me", tags=["me"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -42,40 +44,54 @@ def _no_store(headers: dict[str, str] | None = None) -> dict[str, str]:
     return {"Cache-Control": "no-store", **(headers or {})}
 
 
-def _own_sheet(request: Request, session: Session, medic: User, day: date) -> RouteSheet:
-    """The caller's published sheet of ``day``, or an audited 404."""
-    if medic.medic_id is None:  # CurrentMedic rules it out; None would mean every medic's sheets
+def readable_days(settings: Settings, today: date) -> tuple[date, date]:
+    """The first and last day a medic may read: ``[api] medic_days_back`` before today to ``medic_days_ahead``
+    after it. A medic's phone is the likeliest device to be lost; it holds no key to the whole history."""
+    return today - timedelta(days=settings.api.medic_days_back), today + timedelta(days=settings.api.medic_days_ahead)
+
+
+def _own_sheet(request: Request, session: Session, medic: User, day: date, window: tuple[date, date]) -> StoredSheet:
+    """The caller's published sheet of ``day``, or an audited 404 (none, or a day outside ``window``)."""
+    if medic.medic_id is None:  # CurrentMedic rules it out
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not enough permissions")
-    sheets = route_sheets(session, day, medic.medic_id)
-    if not sheets:
+    first, last = window
+    inside = first <= day <= last
+    stored = find_sheet(session, day, medic.medic_id) if inside else None
+    if stored is None:
         audit_denial(
             session,
             medic,
             request,
             resource="route_sheet",
             resource_ids=[f"date:{day.isoformat()}"],
-            outcome="not_found",
+            outcome="not_found" if inside else "outside_window",
         )
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no route sheet", headers=_no_store())
-    return sheets[0]
+    return stored
 
 
 def _serve(
     request: Request,
     session: Session,
     writer: AuditWriter,
+    renderer: SheetRenderer,
     medic: User,
     day: date,
     fmt: str,
     if_none_match: str | None,
-    zone: ZoneInfo,
-) -> tuple[RouteSheet, str] | Response:
-    """Load, audit, and answer 304 when the client already has this sheet in this format."""
-    sheet = _own_sheet(request, session, medic, day)
-    etag, fresh = audited_read(session, writer, medic.id, sheet, fmt, zone, if_none_match)
+    settings: Settings,
+    today: date,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The stored sheet in ``fmt``, audited; 304 when the client already has it."""
+    stored = _own_sheet(request, session, medic, day, readable_days(settings, today))
+    rendered = renderer.render(session, stored, fmt)
+    fresh = audited_read(session, writer, medic.id, rendered, if_none_match)
     if not fresh:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_no_store({"ETag": etag}))
-    return sheet, etag
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_no_store({"ETag": rendered.etag}))
+    return Response(
+        rendered.body, media_type=rendered.media_type, headers=_no_store({"ETag": rendered.etag, **(headers or {})})
+    )
 
 
 @router.get(
@@ -93,20 +109,16 @@ def today_page(medic: CurrentMedic, today: TodayDep) -> RedirectResponse:
 def get_route_sheet(
     day: date,
     request: Request,
-    response: Response,
     medic: CurrentMedic,
     session: SessionDep,
     writer: AuditWriterDep,
+    renderer: SheetRendererDep,
     settings: SettingsDep,
+    today: TodayDep,
     if_none_match: IfNoneMatch = None,
-) -> RouteSheetPublic | Response:
+) -> Response:
     """Your route sheet of ``day`` (YYYY-MM-DD), as JSON; times in the company's time zone."""
-    served = _serve(request, session, writer, medic, day, "json", if_none_match, settings.zone)
-    if isinstance(served, Response):
-        return served
-    sheet, etag = served
-    response.headers.update(_no_store({"ETag": etag}))
-    return sheet_public(sheet, settings.zone)
+    return _serve(request, session, writer, renderer, medic, day, "json", if_none_match, settings, today)
 
 
 @router.get("/route-sheets/{day}/page", response_class=HTMLResponse, responses=NOT_FOUND)
@@ -116,20 +128,14 @@ def get_route_sheet_page(
     medic: CurrentMedic,
     session: SessionDep,
     writer: AuditWriterDep,
+    renderer: SheetRendererDep,
     settings: SettingsDep,
+    today: TodayDep,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Your route sheet of ``day`` as a phone-sized page: tap to navigate, tap to call."""
-    served = _serve(request, session, writer, medic, day, "html", if_none_match, settings.zone)
-    if isinstance(served, Response):
-        return served
-    sheet, etag = served
-    return templates.TemplateResponse(
-        request,
-        "route_sheet.html",
-        page_context(sheet, settings.zone),
-        headers=_no_store({"ETag": etag, "Content-Security-Policy": PAGE_CSP}),
-    )
+    csp = {"Content-Security-Policy": PAGE_CSP}
+    return _serve(request, session, writer, renderer, medic, day, "html", if_none_match, settings, today, csp)
 
 
 @router.get(
@@ -143,15 +149,11 @@ def get_route_sheet_calendar(
     medic: CurrentMedic,
     session: SessionDep,
     writer: AuditWriterDep,
+    renderer: SheetRendererDep,
     settings: SettingsDep,
+    today: TodayDep,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Your route sheet of ``day`` as iCalendar: one event per stop."""
-    served = _serve(request, session, writer, medic, day, "ics", if_none_match, settings.zone)
-    if isinstance(served, Response):
-        return served
-    sheet, etag = served
-    page_url = str(request.url_for("get_route_sheet_page", day=day.isoformat()))
-    body = sheet_calendar(sheet, settings.zone, page_url)
-    headers = _no_store({"ETag": etag, "Content-Disposition": f'attachment; filename="route-{day.isoformat()}.ics"'})
-    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
+    download = {"Content-Disposition": f'attachment; filename="route-{day.isoformat()}.ics"'}
+    return _serve(request, session, writer, renderer, medic, day, "ics", if_none_match, settings, today, download)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from api.deps import DispatcherUser, EngineDep, PolicyDep, RequireDispatcher, SessionDep, SettingsDep, audit
 from api.models import (
     BreakPublic,
+    PlanChangePublic,
     PlanIdleMedicPublic,
     PlanJobPublic,
     PlanPublic,
@@ -157,6 +158,8 @@ def read_plan(day: date, user: DispatcherUser, session: SessionDep, settings: Se
             for u in view.unassigned
         ],
         idle_medics=[PlanIdleMedicPublic(medic_id=i.medic_id, reason=i.reason, detail=i.detail) for i in view.idle],
+        changed_since_publish=[PlanChangePublic(booking_id=b, change=what) for b, what in view.changes],
+        needs_replan=bool(view.changes),
     )
     shown = sorted(
         {p for stops in view.stops.values() for stop in stops for p in stop.patient_ids}

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
 
-from api.deps import AuditWriterDep, DispatcherUser, PathId, RequireDispatcher, SessionDep, SettingsDep
+from api.deps import AuditWriterDep, DispatcherUser, PathId, RequireDispatcher, SessionDep, SheetRendererDep
 from api.models import RouteSheetPublic
-from api.sheet_views import audited_read, sheet_public
-from dispatch.sheets import route_sheets
+from api.sheet_views import audited_read
+from dispatch.sheets import find_sheet
 from dispatch.validation import NotFound
 
 router = APIRouter(prefix="/route-sheets", tags=["route sheets"], dependencies=[RequireDispatcher])
@@ -28,21 +28,19 @@ router = APIRouter(prefix="/route-sheets", tags=["route sheets"], dependencies=[
 def read_route_sheet(
     day: date,
     medic_id: PathId,
-    response: Response,
     user: DispatcherUser,
     session: SessionDep,
     writer: AuditWriterDep,
-    settings: SettingsDep,
+    renderer: SheetRendererDep,
     if_none_match: Annotated[str | None, Header()] = None,
-) -> RouteSheetPublic | Response:
+) -> Response:
     """``medic_id``'s route sheet of ``day``; times in the company's time zone."""
-    sheets = route_sheets(session, day, medic_id)
-    if not sheets:
+    stored = find_sheet(session, day, medic_id)
+    if stored is None:
         raise NotFound("route sheet")
-    sheet = sheets[0]
-    etag, fresh = audited_read(session, writer, user.id, sheet, "json", settings.zone, if_none_match)
-    headers = {"Cache-Control": "no-store", "ETag": etag}
+    rendered = renderer.render(session, stored, "json")
+    fresh = audited_read(session, writer, user.id, rendered, if_none_match)
+    headers = {"Cache-Control": "no-store", "ETag": rendered.etag}
     if not fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    response.headers.update(headers)
-    return sheet_public(sheet, settings.zone)
+    return Response(rendered.body, media_type=rendered.media_type, headers=headers)

@@ -1,4 +1,9 @@
-"""Accounts (admin only): one account per person."""
+"""Accounts (admin only): one account per person; list them, add one, disable or re-enable one.
+
+Disabling an account (``PATCH /users/{id}`` with ``{"active": false}``) ends every token, sign-in
+session and calendar feed of it at once (:mod:`dispatch.revocation`); re-enabling it lets the
+person sign in again, with new tokens. Nobody disables their own account.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,63 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import AdminUser, RequireAdmin, SessionDep
-from api.models import UserCreate, UserPublic
-from dispatch.accounts import AccountError, create_user
+from api.deps import AdminUser, Limit, Offset, PathId, RequireAdmin, SessionDep, audit
+from api.models import UserCreate, UserPublic, UserUpdate
+from dispatch.accounts import AccountError, User, create_user
 from dispatch.audit import append_event
+from dispatch.revocation import list_accounts, set_account_active
+from dispatch.validation import NotFound
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[RequireAdmin])
+NOT_FOUND = {404: {"description": "no account with this id"}}
+
+
+def user_public(user: User) -> UserPublic:
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.get("", response_model=list[UserPublic])
+def read_users(
+    session: SessionDep, active: bool | None = None, offset: Offset = 0, limit: Limit = 500
+) -> list[UserPublic]:
+    """Every account (or only the enabled or disabled ones), by id."""
+    return [user_public(user) for user in list_accounts(session, active=active, offset=offset, limit=limit)]
+
+
+@router.get("/{user_id}", response_model=UserPublic, responses=NOT_FOUND)
+def read_user(user_id: PathId, session: SessionDep) -> UserPublic:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user")
+    return user_public(user)
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserPublic,
+    responses={**NOT_FOUND, 409: {"description": "you cannot disable your own account"}},
+)
+def edit_user(user_id: PathId, body: UserUpdate, admin: AdminUser, session: SessionDep) -> UserPublic:
+    """Disable (``active: false``: every token, session and feed ends now) or re-enable an account."""
+    if body.active is None:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("user")
+        return user_public(user)
+    try:
+        user = set_account_active(session, user_id=user_id, active=body.active, acting_user_id=admin.id)
+    except AccountError as error:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, error.message) from None
+    audit(
+        session,
+        admin,
+        action="write",
+        resource="user",
+        resource_ids=[user_id],
+        outcome="enabled" if body.active else "disabled",
+    )
+    return user_public(user)
 
 
 @router.post(
@@ -42,4 +98,4 @@ def add_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserPub
         session, actor_user_id=admin.id, action="write", resource="user", resource_ids=[user.id or 0], outcome="created"
     )
     session.commit()
-    return UserPublic.model_validate(user, from_attributes=True)
+    return user_public(user)

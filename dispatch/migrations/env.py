@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 import dispatch.accounts
 import dispatch.audit
 import dispatch.calendar_feeds
+import dispatch.idempotency
 import dispatch.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
