@@ -8,6 +8,8 @@ that knows about both: ``[project.scripts] dripline = "api.cli:main"``.
 * ``dripline users add NAME --role medic --medic-id 3 [--password-stdin]`` creates an account. The password
   is read from the terminal (twice) or from one line of stdin, never from the command line, where any
   user of the machine could see it in the process list.
+* ``dripline users list``, ``dripline users disable NAME``, ``dripline users enable NAME``: disabling ends
+  the account's tokens, sessions and calendar feeds at once.
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--medic-id", type=int, default=None, help="the medic this account belongs to (role medic)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
     add.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    listing = actions.add_parser("list", help="every account: id, name, role, medic, enabled or disabled")
+    listing.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
+    for word, meaning in (
+        ("disable", "disable an account: its tokens, sessions and calendar feeds end at once"),
+        ("enable", "enable a disabled account again (it signs in anew; old tokens stay revoked)"),
+    ):
+        action = actions.add_parser(word, help=meaning)
+        action.add_argument("username")
+        action.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
     return parser
 
 
@@ -143,6 +154,56 @@ def run_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_users_list(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from dispatch.config import Settings
+    from dispatch.db import engine_for
+    from dispatch.revocation import list_accounts
+
+    engine = engine_for(Settings.load(args.config), args.db)
+    with Session(engine) as session:
+        accounts = list_accounts(session, limit=100_000)
+    print(f"{'id':>5}  {'username':<24}{'role':<12}{'medic':>6}  state")
+    for user in accounts:
+        medic = "" if user.medic_id is None else str(user.medic_id)
+        state = "enabled" if user.active else "disabled"
+        print(f"{user.id:>5}  {user.username:<24}{user.role.value:<12}{medic:>6}  {state}")
+    return 0
+
+
+def run_users_switch(args: argparse.Namespace) -> int:
+    """``users disable NAME`` / ``users enable NAME``, audited as the system's write."""
+    from sqlmodel import select
+
+    from dispatch.accounts import User
+    from dispatch.audit import append_event
+    from dispatch.config import Settings
+    from dispatch.db import engine_for, session_scope
+    from dispatch.revocation import set_account_active
+
+    active = args.action == "enable"
+    engine = engine_for(Settings.load(args.config), args.db)
+    with session_scope(engine) as session:
+        user = session.exec(select(User).where(User.username == args.username)).first()
+        if user is None or user.id is None:
+            raise ValueError(f"no account is called {args.username!r}.")
+        set_account_active(session, user_id=user.id, active=active)
+        append_event(
+            session,
+            actor_user_id=None,
+            action="write",
+            resource="user",
+            resource_ids=[user.id],
+            outcome="enabled" if active else "disabled",
+        )
+    print(f"account {user.id} {'enabled' if active else 'disabled; its tokens, sessions and feeds have ended'}")
+    return 0
+
+
+USER_ACTIONS = {"add": run_users_add, "list": run_users_list, "disable": run_users_switch, "enable": run_users_switch}
+
+
 def main(argv: list[str] | None = None) -> int:
     """``serve`` and ``users``; any other command is handed to dispatch.cli."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -152,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch_main(argv)
     args = _parser().parse_args(argv)
     # AccountError is a ValueError, so a bad account field is one line too
-    return one_line_errors(lambda: run_serve(args) if args.command == "serve" else run_users_add(args))
+    return one_line_errors(lambda: run_serve(args) if args.command == "serve" else USER_ACTIONS[args.action](args))
 
 
 if __name__ == "__main__":

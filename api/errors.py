@@ -135,6 +135,16 @@ async def conflict_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, status_code=409)
 
 
+async def audit_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Patient data is never sent unaudited: while the audit trail cannot be written, the read waits (503)."""
+    log.warning("a read was refused: its audit event could not be committed")
+    return JSONResponse(
+        {"detail": "the audit trail cannot be written just now; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 class SafetyMiddleware:
     """Adds the security headers, and turns an unhandled exception into a generic 500."""
 

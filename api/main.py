@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.deps import public_link
 from api.errors import (
     SafetyMiddleware,
+    audit_unavailable_handler,
     conflict_handler,
     http_error_handler,
     invalid_input_handler,
@@ -51,7 +52,7 @@ from api.routes import (
 from api.sheet_views import SheetRenderer
 from api.throttle import LoginThrottle
 from dispatch.audit import use_key
-from dispatch.audit_writer import AuditWriter
+from dispatch.audit_writer import AuditUnavailable, AuditWriter
 from dispatch.config import Settings
 from dispatch.db import make_engine
 from dispatch.geocode import Geocoder, make_geocoder
@@ -111,6 +112,7 @@ def create_app(
     app.add_exception_handler(InvalidInput, invalid_input_handler)
     app.add_exception_handler(NotFound, not_found_handler)
     app.add_exception_handler(Conflict, conflict_handler)
+    app.add_exception_handler(AuditUnavailable, audit_unavailable_handler)
     if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,17 +1,20 @@
 """plan_day end to end on a generated day, with the time of each stage.
 
     python -m bench.plan_day [--bookings 300] [--medics 25] [--runs 3] [--db-dir DIR]
+    python -m bench.plan_day --bookings 600 --medics 60 --runs 1      (the large day's peak memory)
 
 Each run builds a fresh SQLite database (or uses $DRIPLINE_TEST_POSTGRES_URL's
 server with --postgres), fills it with :mod:`dispatch.demo`'s generated day,
 and times ``plan_day``: load and matrix, solve (child process, default solver
 settings from config.toml), check, store the draft, publish. Prints each run
-and the median of each stage, and how many stops were planned and bookings left unassigned.
+and the median of each stage, how many stops were planned and bookings left unassigned, and the
+peak resident memory of the re-plan (this process) and of its largest solver process.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import tempfile
 import time
@@ -63,6 +66,12 @@ def main(argv: list[str] | None = None) -> None:
         )
     medians = {s: statistics.median(r.get(s, float("nan")) for r in rows) for s in (*STAGES, "total_s")}
     print("med " + " ".join(f"{medians[s]:>15.2f}" for s in STAGES) + f" {medians['total_s']:>8.2f}")
+    # peak resident memory: this process is what a re-plan job process holds (loading, matrix, check,
+    # storing); the children's peak is the largest solver process (each runs under solver_memory_mb)
+    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    solver = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory: re-plan process {mine:.0f} MB, solver process {solver:.0f} MB "
+          f"(limit [planning] solver_memory_mb = {settings.planning.solver_memory_mb})")  # fmt: skip
 
 
 if __name__ == "__main__":

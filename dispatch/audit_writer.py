@@ -20,6 +20,7 @@ here: they append in their own transaction.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -57,6 +58,9 @@ class AuditWriter:
         self._uncommitted = 0
         #: batches committed so far (read by the tests and the load bench)
         self.batches = 0
+        #: the error class of the newest batch if it failed (None once one commits again), and when: /ready
+        self.failing: str | None = None
+        self.failed_at = 0.0
 
     def record(self, entry: AuditEntry) -> None:
         """Append ``entry`` and return once it is committed; :class:`AuditUnavailable` if it was not."""
@@ -77,6 +81,19 @@ class AuditWriter:
         """Events handed in whose batch has not finished yet (queued or being written)."""
         with self._wake:
             return self._uncommitted
+
+    def trouble(self, within_s: float = 60.0) -> str | None:
+        """Why the writer cannot be trusted now, in words without data; None when it is well.
+
+        Its newest batch failed less than ``within_s`` ago (later, the next read tries again: nothing
+        else would write a batch once a load balancer stops sending reads), or events wait with no thread.
+        """
+        with self._wake:
+            if self.failing is not None and time.monotonic() - self.failed_at < within_s:
+                return f"the newest audit batch failed ({self.failing})"
+            if self._queue and self._thread is None:
+                return "audit events wait with no writer thread"
+        return None
 
     def running(self) -> bool:
         """Whether the writer thread is alive (it ends after ``idle_s`` with nothing to write)."""
@@ -117,8 +134,10 @@ class AuditWriter:
                 append_events(session, [p.entry for p in batch])
                 session.commit()
             self.batches += 1
+            self.failing = None
         except Exception as exc:  # every waiter gets the failure; the writer keeps serving
             error = exc
+            self.failing, self.failed_at = type(exc).__name__, time.monotonic()
         with self._wake:
             self._uncommitted -= len(batch)
         for pending in batch:

@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the system the file comes from (default: import); a booking_ref or medic_ref seen before "
         "from the same source updates what it made instead of adding it twice",
     )
+    audit = commands.add_parser("audit", help="the audit trail of every read and write of patient data")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check every row's keyed hash and link and the head's count; exit 0 if intact, 1 if not",
+    )
+    verify.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
     roads = commands.add_parser("roads", help="prepare road data for OSRM travel times")
     road_commands = roads.add_subparsers(dest="roads_command", required=True)
     build = road_commands.add_parser(
@@ -217,6 +224,17 @@ def run_scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """``dripline audit verify``: prints one summary line; exit status 0 when intact, 1 when broken."""
+    from dispatch.audit import verify_trail
+
+    engine = engine_for(settings, args.db)  # read only: verifying never migrates or writes
+    with Session(engine) as session:
+        report = verify_trail(session, settings.audit.key.encode())
+    print(report.summary())
+    return 0 if report.intact else 1
+
+
 def run_roads(args: argparse.Namespace, settings: Settings) -> int:
     """``dripline roads build``: osrm-extract (car profile) and osrm-contract, with osrm-bindings' executables."""
     from routing.osrm import build_graph
@@ -234,6 +252,7 @@ COMMANDS = {
     "plan": run_plan,
     "import": run_import,
     "scheduler": run_scheduler_command,
+    "audit": run_audit,
     "roads": run_roads,
 }
 

@@ -13,13 +13,16 @@ it was; where the database still works, the failure is recorded as a
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import re
+import resource
 import signal
-import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -27,26 +30,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.audit import append_event, use_key
+from dispatch.bookings import bookings_on
 from dispatch.config import Settings
 from dispatch.db import session_scope
+from dispatch.leases import acquire_lease, release_lease, release_slot, renew_lease, wait_for_slot
 from dispatch.models import (
     Booking,
     BookingStatus,
     Plan,
     PlanIdleMedic,
-    PlanLease,
     PlanRoute,
     PlanStatus,
     PlanStop,
     PlanUnassigned,
-    now_utc,
 )
+from dispatch.processes import process_tag
 from dispatch.sheets import store_sheets
 from dispatch.translate import DayInput, build_day, result_rows
 from routing import Problem, Result, SolveParams, solve
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 
 #: time allowed beyond the solver's own limit before the child is killed
 HARD_TIMEOUT_GRACE_S = 20.0
+#: a queued re-plan waits this many re-plans' longest time for a slot, then fails (the nightly run retries)
+QUEUE_PATIENCE = 3
 
 Solver = Callable[[Problem, SolveParams, float], Result]
 FaultHook = Callable[[str], None]
@@ -85,28 +90,61 @@ class PlanOutcome:
 # --------------------------------------------------------------------- solving in a child process
 
 
-def _child_main(problem: Problem, params: SolveParams, sender: Any) -> None:
+#: what a process writes as it dies of a failed allocation past its address-space limit: C++ code
+#: (OR-Tools, VROOM) throws std::bad_alloc, which nobody catches, glibc cannot make a thread's
+#: storage, or Python raises MemoryError where it cannot even report it
+OUT_OF_MEMORY_WORDS = re.compile(r"bad_alloc|cannot allocate memory|out of memory|MemoryError", re.IGNORECASE)
+
+
+def _child_main(problem: Problem, params: SolveParams, sender: Any, memory_mb: int | None, stderr_path: str) -> None:
     os.setpgrp()  # its own process group, so a timeout kills the solver's workers too
+    # what a dying solver prints (C++ aborts say why here) goes where the parent can read it
+    os.dup2(os.open(stderr_path, os.O_WRONLY | os.O_APPEND), 2)
     try:
+        if memory_mb is not None:
+            limit = memory_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         sender.send(("ok", solve(problem, params)))
+    except MemoryError:
+        sender.send(("out_of_memory", ""))
     except BaseException as error:  # report, never hang the parent
         sender.send(("error", type(error).__name__))
     finally:
         sender.close()
 
 
-def solve_in_child(problem: Problem, params: SolveParams, timeout_s: float) -> Result:
-    """Solve in a fresh process; kill it (and its workers) after ``timeout_s``."""
+def _last_words(path: str) -> str:
+    with contextlib.suppress(OSError), open(path, "rb") as file:
+        file.seek(max(0, os.path.getsize(path) - 4096))
+        return file.read().decode(errors="replace")
+    return ""
+
+
+def solve_in_child(problem: Problem, params: SolveParams, timeout_s: float, *, memory_mb: int | None = None) -> Result:
+    """Solve in a fresh process; kill it (and its workers) after ``timeout_s``.
+
+    ``memory_mb`` limits the child's address space (``RLIMIT_AS``): a solve that would need more fails
+    with ``solver_out_of_memory`` instead of taking the machine's memory from the API and the database.
+    """
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child_main, args=(problem, params, sender), name="dripline-solve")
-    process.start()
-    sender.close()
+    with tempfile.NamedTemporaryFile(prefix="dripline-solve-", suffix=".stderr", delete=False) as stderr_file:
+        stderr_path = stderr_file.name
+    process = context.Process(
+        target=_child_main, args=(problem, params, sender, memory_mb, stderr_path), name="dripline-solve"
+    )
     try:
+        process.start()
+        sender.close()
         if not receiver.poll(timeout_s):
             raise PlanningFailure("solver_timeout", f"no result within {timeout_s:.0f} s")
         status, payload = receiver.recv()
     except EOFError:
+        process.join(5)
+        if memory_mb is not None and OUT_OF_MEMORY_WORDS.search(_last_words(stderr_path)):
+            raise PlanningFailure(
+                "solver_out_of_memory", f"the solve needed more than {memory_mb} MB ([planning] solver_memory_mb)"
+            ) from None
         raise PlanningFailure("solver_crashed", f"the solver process exited with {process.exitcode}") from None
     finally:
         if process.is_alive():
@@ -114,41 +152,15 @@ def solve_in_child(problem: Problem, params: SolveParams, timeout_s: float) -> R
                 os.killpg(process.pid, signal.SIGKILL)
         process.join(5)
         receiver.close()
+        with contextlib.suppress(OSError):
+            os.unlink(stderr_path)
+    if status == "out_of_memory":
+        raise PlanningFailure(
+            "solver_out_of_memory", f"the solve needed more than {memory_mb} MB ([planning] solver_memory_mb)"
+        )
     if status != "ok":
         raise PlanningFailure("solver_error", str(payload))
     return payload  # type: ignore[no-any-return]
-
-
-# --------------------------------------------------------------------- the lease
-
-
-def acquire_lease(engine: Engine, day: date, holder: str, ttl: timedelta) -> bool:
-    """Take the day's lease if it is free or expired (its holder died)."""
-    now = now_utc()
-    try:
-        with engine.begin() as connection:
-            taken = connection.execute(
-                update(PlanLease)
-                .where(col(PlanLease.service_date) == day)
-                .where(col(PlanLease.expires_at) < now)
-                .values(holder=holder, expires_at=now + ttl)
-            )
-            if taken.rowcount == 1:
-                return True
-        with engine.begin() as connection:
-            connection.execute(insert(PlanLease).values(service_date=day, holder=holder, expires_at=now + ttl))
-        return True
-    except IntegrityError:  # another process inserted the lease first
-        return False
-
-
-def release_lease(engine: Engine, day: date, holder: str) -> None:
-    from sqlalchemy import delete
-
-    with engine.begin() as connection:
-        connection.execute(
-            delete(PlanLease).where(col(PlanLease.service_date) == day).where(col(PlanLease.holder) == holder)
-        )
 
 
 # --------------------------------------------------------------------- plan_day
@@ -163,28 +175,53 @@ def plan_day(
     day: date,
     settings: Settings,
     *,
-    solver: Solver = solve_in_child,
+    solver: Solver | None = None,
     holder: str | None = None,
     fault: FaultHook | None = None,
     actor_user_id: int | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> PlanOutcome:
     """Plan ``day`` and publish it, or leave the published plan untouched.
 
+    ``solver`` defaults to :func:`solve_in_child` under ``[planning] solver_memory_mb``.
     ``fault`` is a fault-injection point for tests: it is called with the name
     of each stage ("draft", "publish") and may raise. ``actor_user_id`` is the
     account that asked for the re-plan, recorded in the publish audit event
-    (None: the system, e.g. the scheduler or the CLI).
+    (None: the system, e.g. the scheduler or the CLI). ``waiting`` is called if
+    the re-plan has to queue for one of the ``[planning] max_concurrent_replans``
+    slots.
     """
     use_key(engine, settings.audit.key)  # the publish's audit event is keyed like every other
-    holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    if solver is None:
+        solver = functools.partial(solve_in_child, memory_mb=settings.planning.solver_memory_mb)
+    holder = holder or f"{process_tag()}:{uuid.uuid4().hex[:8]}"
     hard_timeout = settings.solver.longest_s + HARD_TIMEOUT_GRACE_S
-    if not acquire_lease(engine, day, holder, timedelta(seconds=hard_timeout + 60)):
+    ttl = timedelta(seconds=hard_timeout + 60)
+    if not acquire_lease(engine, day, holder, ttl):
         log.info("plan %s: another re-plan holds the lease", day)
         return PlanOutcome("busy", day, detail="another re-plan of this day is running")
     timings: dict[str, float] = {}
+    slot: int | None = None
     try:
+        clock = time.perf_counter()
+        slot = wait_for_slot(
+            engine,
+            holder,
+            slots=settings.planning.max_concurrent_replans,
+            ttl=ttl,
+            patience_s=QUEUE_PATIENCE * (hard_timeout + 60),
+            waiting=waiting,
+        )
+        timings["queued_s"] = time.perf_counter() - clock
+        if slot is None:
+            detail = f"no re-plan slot came free within {QUEUE_PATIENCE * (hard_timeout + 60):.0f} s"
+            log.warning("plan %s failed: replan_queue_full", day)
+            return PlanOutcome("failed", day, detail=f"replan_queue_full: {detail}", timings=timings)
+        renew_lease(engine, day, holder, ttl)
         return _plan_under_lease(engine, day, settings, solver, fault, hard_timeout, timings, actor_user_id)
     finally:
+        if slot is not None:
+            release_slot(engine, slot, holder)
         release_lease(engine, day, holder)
 
 
@@ -200,6 +237,15 @@ def _plan_under_lease(
 ) -> PlanOutcome:
     clock = time.perf_counter()
     with Session(engine) as session:
+        held = bookings_on(session, day)
+        if held > settings.planning.max_bookings_per_day:
+            # refused before the matrix and the solve, each of which grows with the square of the day
+            detail = (
+                f"{held} bookings, more than [planning] max_bookings_per_day = {settings.planning.max_bookings_per_day}"
+            )
+            log.warning("plan %s failed: day_too_large", day)
+            plan_id, version = _record_failure(engine, day, "", "day_too_large", detail)
+            return PlanOutcome("failed", day, plan_id, version, f"day_too_large: {detail}", timings)
         day_input = build_day(session, day, settings)
         current = published_plan(session, day)
     timings["load_and_matrix_s"] = time.perf_counter() - clock
@@ -235,11 +281,11 @@ def _plan_under_lease(
         timings["publish_s"] = time.perf_counter() - clock
     except PlanningFailure as failure:
         log.warning("plan %s failed: %s", day, failure.code)
-        plan_id, version = _record_failure(engine, day_input, failure.code, failure.detail)
+        plan_id, version = _record_failure(engine, day, day_input.input_hash, failure.code, failure.detail)
         return PlanOutcome("failed", day, plan_id, version, str(failure), timings)
     except Exception as error:  # a database error: record it if the database still answers
         log.warning("plan %s failed: %s", day, type(error).__name__)
-        plan_id, version = _record_failure(engine, day_input, "database_error", type(error).__name__)
+        plan_id, version = _record_failure(engine, day, day_input.input_hash, "database_error", type(error).__name__)
         return PlanOutcome("failed", day, plan_id, version, f"database_error: {type(error).__name__}", timings)
     log.info("plan %s: published version %s", day, plan.version)
     return PlanOutcome("published", day, plan.id, plan.version, "", timings)
@@ -371,28 +417,31 @@ def _mark_bookings(session: Session, plan: Plan) -> None:
         session.add(booking)
 
 
-def _record_failure(engine: Engine, day_input: DayInput, code: str, detail: str) -> tuple[int | None, int | None]:
+def _record_failure(
+    engine: Engine, day: date, input_hash: str, code: str, detail: str
+) -> tuple[int | None, int | None]:
+    """The failed version (``input_hash`` "" when the day was refused before its input was built)."""
     try:
         error = f"{code}: {detail}"[:500] if detail else code
         with session_scope(engine) as session:
             # a draft left behind by a failed publish becomes the failed version
             draft = session.exec(
-                select(Plan).where(Plan.service_date == day_input.day).where(Plan.status == PlanStatus.DRAFT)
+                select(Plan).where(Plan.service_date == day).where(Plan.status == PlanStatus.DRAFT)
             ).first()
             if draft is not None:
                 draft.status, draft.error = PlanStatus.FAILED, error
                 session.add(draft)
                 return draft.id, draft.version
             plan = Plan(
-                service_date=day_input.day,
-                version=_next_version(session, day_input.day),
+                service_date=day,
+                version=_next_version(session, day),
                 status=PlanStatus.FAILED,
-                input_hash=day_input.input_hash,
+                input_hash=input_hash,
                 error=error,
             )
             session.add(plan)
             session.flush()
             return plan.id, plan.version
     except Exception as error:
-        log.error("plan %s: could not record the failure: %s", day_input.day, type(error).__name__)
+        log.error("plan %s: could not record the failure: %s", day, type(error).__name__)
         return None, None

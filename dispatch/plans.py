@@ -28,18 +28,19 @@ from sqlmodel import Session, col, select
 
 from dispatch.config import Settings
 from dispatch.db import make_engine, session_scope
+from dispatch.leases import lease_held, release_leases_of
 from dispatch.models import (
     Plan,
     PlanIdleMedic,
     PlanJob,
     PlanJobStatus,
-    PlanLease,
     PlanRoute,
     PlanStop,
     PlanUnassigned,
     now_utc,
 )
 from dispatch.planning import HARD_TIMEOUT_GRACE_S, Solver, plan_day, published_plan
+from dispatch.processes import holder_gone, process_tag
 from dispatch.sheets import changes_since_publish
 from dispatch.validation import Conflict, NotFound
 
@@ -80,10 +81,9 @@ def enqueue_plan_job(
     )
     if reclaimed.rowcount:
         log.warning("plan jobs: reclaimed %s abandoned job(s)", reclaimed.rowcount)
-    held = session.exec(
-        select(PlanLease.service_date).where(PlanLease.service_date == day).where(col(PlanLease.expires_at) > now)
-    ).first()
-    if held is not None:
+    for job in session.exec(select(PlanJob).where(col(PlanJob.live_date).is_not(None))).all():
+        _fail_if_gone(session, job, now)
+    if lease_held(session, day):
         raise Conflict("a re-plan of this day is already running")
     job = PlanJob(id=uuid.uuid4().hex, service_date=day, live_date=day, requested_by=actor_user_id, created_at=now)
     session.add(job)
@@ -94,10 +94,33 @@ def enqueue_plan_job(
     return job
 
 
+def _fail_if_gone(session: Session, job: PlanJob, now: datetime) -> bool:
+    """Mark a live job whose process has ended as failed, and free what that process held."""
+    if job.live_date is None or holder_gone(job.worker) is not True:
+        return False
+    assert job.worker is not None
+    log.warning("plan job %s: its process has ended; the job is failed and its lease released", job.id)
+    job.status, job.live_date, job.finished_at = PlanJobStatus.FAILED, None, now
+    job.detail = "abandoned: the process running it ended before it finished"
+    session.add(job)
+    release_leases_of(session, job.worker)
+    return True
+
+
 def get_plan_job(session: Session, *, job_id: str) -> PlanJob:
+    """The job; one whose process has ended (kill -9, a full disk) reads failed from now on, and its day is free."""
     job = session.get(PlanJob, job_id)
     if job is None:
         raise NotFound("plan job")
+    if _fail_if_gone(session, job, now_utc()):
+        try:
+            session.commit()
+        except Exception as error:  # the database takes no writes: say what is true, and try again next poll
+            log.error("plan job %s: could not record its failure: %s", job_id, type(error).__name__)
+            session.rollback()
+            job = session.get(PlanJob, job_id) or job
+            session.expunge(job)
+            job.status, job.detail = PlanJobStatus.FAILED, "abandoned: the process running it ended before it finished"
     return job
 
 
@@ -108,7 +131,7 @@ def run_plan_job(engine: Engine, *, job_id: str, settings: Settings, solver: Sol
             job = session.get(PlanJob, job_id)
             if job is None or job.status is not PlanJobStatus.QUEUED:
                 return job
-            job.status, job.started_at = PlanJobStatus.RUNNING, now_utc()
+            job.status, job.started_at, job.worker = PlanJobStatus.RUNNING, now_utc(), process_tag()
             session.add(job)
             day, actor = job.service_date, job.requested_by
     except Exception as error:
@@ -116,8 +139,9 @@ def run_plan_job(engine: Engine, *, job_id: str, settings: Settings, solver: Sol
         return None
     status, plan_id, version = PlanJobStatus.FAILED, None, None
     try:
-        options = {"solver": solver} if solver is not None else {}
-        outcome = plan_day(engine, day, settings, actor_user_id=actor, **options)
+        outcome = plan_day(
+            engine, day, settings, actor_user_id=actor, solver=solver, waiting=lambda: _note_queued(engine, job_id)
+        )
         status, plan_id, version = PlanJobStatus(outcome.status), outcome.plan_id, outcome.version
         detail = outcome.detail
     except Exception as error:
@@ -163,25 +187,59 @@ def _run_plan_job_process(url: str, job_id: str, settings: Settings) -> None:
         engine.dispose()
 
 
-def _fail_live_job(engine: Engine, job_id: str, detail: str) -> None:
-    """Record a job whose process ended without recording an outcome as failed, so the day is free again."""
+def _note_queued(engine: Engine, job_id: str) -> None:
+    """Say on the job that it waits for a re-plan slot ([planning] max_concurrent_replans)."""
     try:
         with session_scope(engine) as session:
             session.exec(
                 update(PlanJob)
                 .where(col(PlanJob.id) == job_id)
+                .values(detail="queued: waiting for a free re-plan slot ([planning] max_concurrent_replans)")
+            )
+    except Exception as error:  # only a progress note
+        log.warning("plan job %s: could not note the wait: %s", job_id, type(error).__name__)
+
+
+def _record_worker(engine: Engine, job_id: str, worker: str) -> None:
+    """Name the job's process as soon as it exists, so a kill before it starts work is seen too."""
+    try:
+        with session_scope(engine) as session:
+            session.exec(
+                update(PlanJob)
+                .where(col(PlanJob.id) == job_id)
+                .where(col(PlanJob.worker).is_(None))
+                .values(worker=worker)
+            )
+    except Exception as error:  # the job process records itself once it starts
+        log.warning("plan job %s: could not record its process: %s", job_id, type(error).__name__)
+
+
+def _fail_live_job(engine: Engine, job_id: str, detail: str, worker: str | None = None) -> None:
+    """Record a job whose process ended without recording an outcome as failed, and free the lease and slot
+    that process held, so the day is free again."""
+    try:
+        with session_scope(engine) as session:
+            failed = session.exec(
+                update(PlanJob)
+                .where(col(PlanJob.id) == job_id)
                 .where(col(PlanJob.live_date).is_not(None))
                 .values(status=PlanJobStatus.FAILED, detail=detail, live_date=None, finished_at=now_utc())
             )
+            if failed.rowcount and worker is not None:
+                release_leases_of(session, worker)
     except Exception as error:  # the row stays live until it is reclaimed as abandoned
         log.error("plan job %s: could not record its failure: %s", job_id, type(error).__name__)
 
 
-def _watch(process: multiprocessing.process.BaseProcess, engine: Engine, job_id: str) -> None:
+def _watch(process: multiprocessing.process.BaseProcess, engine: Engine, job_id: str, worker: str) -> None:
+    """Wait for the job's process; if it ended with the job still live (killed, crashed, or it could not
+    write its outcome, as on a full disk, and exited 0), the job is failed."""
     process.join()
-    if process.exitcode != 0:  # killed, or crashed before it could record an outcome
+    if process.exitcode != 0:
         log.error("plan job %s: its process ended with exit code %s", job_id, process.exitcode)
-        _fail_live_job(engine, job_id, f"internal_error: the re-plan process ended with exit code {process.exitcode}")
+    _fail_live_job(
+        engine, job_id, f"internal_error: the re-plan process ended with exit code {process.exitcode}", worker
+    )
 
 
 def start_plan_job(
@@ -211,7 +269,9 @@ def start_plan_job(
         _fail_live_job(engine, job_id, f"internal_error: could not start the re-plan process ({type(error).__name__})")
         thread = threading.Thread(target=lambda: None, name=name, daemon=True)
     else:
-        thread = threading.Thread(target=_watch, args=(process, engine, job_id), name=name, daemon=True)
+        worker = process_tag(process.pid)
+        _record_worker(engine, job_id, worker)
+        thread = threading.Thread(target=_watch, args=(process, engine, job_id, worker), name=name, daemon=True)
     thread.start()
     return thread
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from api import create_app
+from api.deps import get_today
 from dispatch import accounts
 from dispatch.accounts import AccountRole, create_user
 from dispatch.audit import AuditEvent
@@ -122,12 +123,16 @@ def patient_secrets(session: Session, booking_ids: list[int]) -> list[str]:
     return found
 
 
+def app_for(engine: Engine, settings: Settings = API_FAST, *, today: date = DAY, **options: Any) -> FastAPI:
+    """The app on ``engine``, its clock's "today" pinned to ``today`` (the tests' fixed DAY by default), so a
+    medic's read window (``[api] medic_days_back`` and ``medic_days_ahead``) holds on whatever day tests run."""
+    app = create_app(settings, engine, **options)
+    app.dependency_overrides[get_today] = lambda: today
+    return app
+
+
 def client_for(engine: Engine, settings: Settings = API_FAST) -> TestClient:
-    return TestClient(create_app(settings, engine))
-
-
-def app_for(engine: Engine, settings: Settings = API_FAST) -> FastAPI:
-    return create_app(settings, engine)
+    return TestClient(app_for(engine, settings))
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
@@ -185,7 +190,7 @@ def dispatch_client(
     engine: Engine, *, geocoder: FakeGeocoder | None = None, plan_solver: Any = solve_here
 ) -> TestClient:
     """A client of an app whose geocoder never leaves the process and whose re-plans solve in-process."""
-    return TestClient(create_app(API_FAST, engine, geocoder=geocoder or FakeGeocoder(), plan_solver=plan_solver))
+    return TestClient(app_for(engine, API_FAST, geocoder=geocoder or FakeGeocoder(), plan_solver=plan_solver))
 
 
 def wait_for_plan_jobs(timeout_s: float = 60.0) -> None:

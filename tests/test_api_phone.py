@@ -15,6 +15,7 @@ from dispatch.config import ApiSettings
 from tests.api_support import (
     API_FAST,
     PASSWORD,
+    app_for,
     cheap_argon2,  # noqa: F401  (a fixture, used by pytestmark)
     client_for,
     last_event,
@@ -34,7 +35,7 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD):  # typ
 
 def throttled_app(engine: Engine, per_account: str, per_client: str) -> FastAPI:
     api = ApiSettings(login_failures_per_account_and_client=per_account, login_failures_per_client=per_client)
-    return create_app(replace(API_FAST, api=api), engine)
+    return app_for(engine, replace(API_FAST, api=api))
 
 
 def throttled_client(engine: Engine, per_account: str, per_client: str) -> TestClient:

@@ -8,11 +8,14 @@ from functools import cache
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
 
-from api.deps import SessionDep
+from api.deps import AuditWriterDep, SessionDep
 from api.models import HealthPublic
 from dispatch.db import alembic_config
+from dispatch.models import ReadyProbe, now_utc
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -32,8 +35,9 @@ def health() -> HealthPublic:
 
 
 @router.get("/ready", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
-def ready(session: SessionDep) -> HealthPublic | JSONResponse:
-    """The database answers and its schema is the one this code expects."""
+def ready(session: SessionDep, writer: AuditWriterDep) -> HealthPublic | JSONResponse:
+    """The database answers, its schema is the one this code expects, it takes a write (a full disk or
+    a read-only file would fail every request), and the audit writer commits."""
     try:
         version = session.connection().execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
     except Exception as error:
@@ -41,4 +45,30 @@ def ready(session: SessionDep) -> HealthPublic | JSONResponse:
         return JSONResponse({"status": "database unavailable"}, status_code=503)
     if version != schema_head():
         return JSONResponse({"status": "database schema is not migrated"}, status_code=503)
+    try:
+        probe_write(session)
+    except Exception as error:
+        session.rollback()
+        log.warning("ready: the database takes no writes: %s", type(error).__name__)
+        return JSONResponse({"status": "database does not take writes"}, status_code=503)
+    trouble = writer.trouble()
+    if trouble is not None:
+        log.warning("ready: %s", trouble)
+        return JSONResponse({"status": "audit writer failing"}, status_code=503)
     return HealthPublic(status="ready")
+
+
+def probe_write(session: Session) -> None:
+    """Write and commit the one probe row (one row for ever: the probe does not grow the database)."""
+    now = now_utc()
+    moved = session.execute(
+        update(ReadyProbe).where(col(ReadyProbe.id) == 1).values(at=now, writes=col(ReadyProbe.writes) + 1)
+    )
+    if moved.rowcount:  # type: ignore[attr-defined]
+        session.commit()
+        return
+    session.add(ReadyProbe(id=1, at=now, writes=1))
+    try:
+        session.commit()
+    except IntegrityError:  # another worker's first probe made the row a moment ago: that write counts too
+        session.rollback()
