@@ -27,8 +27,8 @@ the machine's cores. The first read of each client opens its connection: its err
 latency does not. With ``--think-ms`` the clients start at random moments within one think time.
 Target: p95 <= 100 ms and no errors.
 
-The solver settings are the bench's, not production's: ``--solver-seconds`` (60 by default) with
-``restart_share = 0`` and one worker, so that the re-plan is busy for the whole load: a 200-medic
+The solver settings are the bench's, not production's: ``--solver-seconds`` (60 by default) and
+one worker, so that the re-plan is busy for the whole load: a 200-medic
 day's first-solution heuristic takes 20 to 30 s on a small machine. (With a shorter limit the solver's
 first-plan grace still finds a plan.) The bench stops if the first plan has no routes.
 
@@ -745,7 +745,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(tmp)
         db_url = args.db or f"sqlite:///{folder / 'load.db'}"
         (folder / "config.toml").write_text(
-            f"[solver]\ntime_limit_s = {args.solver_seconds}\nworkers = {args.solver_workers}\nrestart_share = 0.0\n"
+            f"[solver]\ntime_limit_s = {args.solver_seconds}\nworkers = {args.solver_workers}\n"
         )
         env = {**os.environ, "DRIPLINE_CONFIG": str(folder / "config.toml"), "PYTHONUNBUFFERED": "1"}
         env.pop("DRIPLINE_DATABASE_URL", None)
