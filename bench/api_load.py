@@ -3,6 +3,7 @@
     python -m bench.api_load [--medics 200] [--bookings-per-medic 3] [--clients 200] [--duration 20]
                              [--max-requests 5000] [--think-ms 0] [--burst] [--replan-after 3]
                              [--solver-seconds 60] [--server-workers 1] [--db URL] [--json out.json]
+                             [--path /health]
 
 It seeds a day directly through the dispatch layer: the catalogue, ``--medics`` medics around
 Denver (valid credentials, a five-hour shift with no overtime, starts staggered from 07:00 to
@@ -596,7 +597,7 @@ async def run(
         print(f"{len(headers)} medics logged in in {time.perf_counter() - clock_0:.0f} s", flush=True)
 
         chosen = sorted(headers, key=lambda m: (m not in routed_before, m))[: args.clients]
-        path = f"/me/route-sheets/{day.isoformat()}"
+        path = args.path or f"/me/route-sheets/{day.isoformat()}"
         samples: list[Sample] = []
         print(
             f"load: {len(chosen)} clients for {args.duration:g} s, re-plan {args.replan_after:g} s in",
@@ -726,6 +727,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-requests", type=int, default=5000, help="reads per client at most")
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause between a client's reads")
     parser.add_argument("--burst", action="store_true", help="all clients read at once, every --think-ms")
+    parser.add_argument(
+        "--path",
+        default=None,
+        help="read this path instead of each medic's sheet: /health gives the floor of the HTTP stack and the "
+        "load generator on this machine, for comparison",
+    )
     parser.add_argument("--replan-after", type=float, default=3.0, help="seconds into the load")
     parser.add_argument("--server-workers", type=int, default=1, help="dripline serve --workers")
     parser.add_argument(
