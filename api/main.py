@@ -13,10 +13,13 @@ headers are believed only from ``[api] trusted_proxies``.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -51,7 +54,7 @@ from api.routes import (
 )
 from api.sheet_views import SheetRenderer
 from api.throttle import LoginThrottle
-from dispatch.audit import use_key
+from dispatch.audit import seal_head, use_key
 from dispatch.audit_writer import AuditUnavailable, AuditWriter
 from dispatch.config import Settings
 from dispatch.db import make_engine
@@ -76,6 +79,8 @@ ROUTERS = (
     route_sheets,
 )
 
+log = logging.getLogger(__name__)
+
 
 def create_app(
     settings: Settings,
@@ -97,6 +102,10 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.database.url)
     use_key(app.state.engine, settings.audit.key)
+    try:  # a trail migrated from before the keyed hashes gets its seal now (see dispatch.audit.verify_trail)
+        seal_head(app.state.engine, settings.audit.key)
+    except SQLAlchemyError as error:  # not migrated yet: /ready says so, and the first append seals it
+        log.info("audit head not sealed at start: %s", type(error).__name__)
     app.state.geocoder = geocoder if geocoder is not None else make_geocoder(settings.geocoder)
     app.state.plan_solver = plan_solver
     app.state.audit_writer = AuditWriter(app.state.engine)

@@ -1,7 +1,7 @@
 """Sign-in throttling: too many failed sign-ins for one account name from one client, or from one
 client in all, and the next attempts from there are refused until the moving window lets them
 through again. Too many failures at one account name from everywhere together, and that account
-takes one attempt per cool-down, from anywhere.
+takes one attempt per cool-down from each address.
 
 The account limit is kept per client address, so nobody can lock a medic out from elsewhere by
 typing wrong passwords for their name; the client limit stops one address trying many accounts.
@@ -13,7 +13,8 @@ The client address is the TCP peer's unless the app trusts the proxy in front of
 trusted_proxies``), so a forged ``X-Forwarded-For`` buys no fresh window. Addresses are not
 enough on their own: an office behind one NAT shares one, and a botnet has thousands. So failures
 at one account name are also counted across every address; past that limit the account is not
-locked (which would let anyone lock a medic out), it is slowed to one attempt per cool-down.
+locked (which would let anyone lock a medic out), it is slowed to one attempt per cool-down from
+each address.
 
 The counting is the `limits` library's moving window; the keys
 are digests, so a shared store (Redis) never sees an account name or an address.
@@ -81,8 +82,9 @@ class LoginThrottle:
             return self._retry_after(self._per_client, client_key)
         account_key = self._account_key(username, client)
         if not self._limiter.test(self._everywhere, _key("everywhere", _name(username))):
-            # the account is under attack from many addresses: one attempt per cool-down, from anywhere
-            cooldown_key = _key("cooldown", _name(username))
+            # the account is under attack from many addresses: one attempt per cool-down from each address
+            # (one slot shared by all would let an attacker take it every time, locking the medic out)
+            cooldown_key = _key("cooldown", f"{_name(username)}|{client}")
             if not self._limiter.hit(self._cooldown, cooldown_key):
                 return self._retry_after(self._cooldown, cooldown_key)
         if not self._limiter.hit(self._per_account, account_key):

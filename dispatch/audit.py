@@ -291,10 +291,31 @@ def verify_trail(session: Session, key: bytes | None = None) -> TrailReport:
         problems.append("the newest row is not the one the head records (rows cut from the end?)")
     if head.events != count:
         problems.append(f"the head records {head.events} events, the table holds {count}")
-    keyed = head.events > head.legacy_events
-    if keyed and head.mac != head_mac(key, head.events, head.last_hash):
+    # Every head is sealed (on the first keyed append, or by seal_head when the app starts): a head with
+    # no seal, or a wrong one, was moved by someone without the key, e.g. back to its legacy fields after
+    # deleting every keyed row. Only a trail that never held an event may be unsealed.
+    if head.mac is None and (head.events or count):
+        problems.append("the head is not sealed with the key (moved back without it?)")
+    elif head.mac is not None and head.mac != head_mac(key, head.events, head.last_hash):
         problems.append("the head's HMAC does not match (moved without the key, or verified with the wrong key)")
     return TrailReport(count, head.events, tuple(bad), tuple(problems), legacy)
+
+
+def seal_head(engine: Engine, key: str) -> bool:
+    """Seal a head that has none yet (a trail migrated from before the keyed hashes) with ``key``; True if it
+    did. Run when the app starts, before anyone could move the head without the key."""
+    with Session(engine) as session:
+        head = session.get(AuditHead, HEAD_ID)
+        if head is None or head.mac is not None:
+            return False
+        session.execute(
+            update(AuditHead)
+            .where(col(AuditHead.id) == HEAD_ID)
+            .where(col(AuditHead.mac).is_(None))
+            .values(mac=head_mac(key.encode(), head.events, head.last_hash))
+        )
+        session.commit()
+        return True
 
 
 def verify_chain(session: Session) -> list[int]:

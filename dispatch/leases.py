@@ -58,15 +58,17 @@ def acquire_lease(engine: Engine, day: date, holder: str, ttl: timedelta) -> boo
         return False
 
 
-def renew_lease(engine: Engine, day: date, holder: str, ttl: timedelta) -> None:
-    """Push the lease's expiry ``ttl`` from now (after a wait in the queue, before the solve)."""
+def renew_lease(engine: Engine, day: date, holder: str, ttl: timedelta) -> bool:
+    """Push the lease's expiry ``ttl`` from now (while queued, and before the solve); False if ``holder``
+    no longer holds it."""
     with engine.begin() as connection:
-        connection.execute(
+        renewed = connection.execute(
             update(PlanLease)
             .where(col(PlanLease.service_date) == day)
             .where(col(PlanLease.holder) == holder)
             .values(expires_at=now_utc() + ttl)
         )
+        return bool(renewed.rowcount == 1)
 
 
 def release_lease(engine: Engine, day: date, holder: str) -> None:
@@ -128,8 +130,10 @@ def wait_for_slot(
     ttl: timedelta,
     patience_s: float,
     waiting: Callable[[], None] | None = None,
+    keep_alive: Callable[[], bool] | None = None,
 ) -> int | None:
-    """Take one of ``slots`` re-plan slots, waiting up to ``patience_s`` for one to free; None if none did.
+    """Take one of ``slots`` re-plan slots, waiting up to ``patience_s`` for one to free; None if none did,
+    or if ``keep_alive`` (called at every look while queued: it renews the day's lease) says the lease is lost.
 
     ``waiting`` is called once, when the re-plan has to queue.
     """
@@ -142,6 +146,8 @@ def wait_for_slot(
         if not told and waiting is not None:
             waiting()
             told = True
+        if keep_alive is not None and not keep_alive():
+            return None
         time.sleep(SLOT_POLL_S)
 
 

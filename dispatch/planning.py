@@ -13,6 +13,8 @@ it was; where the database still works, the failure is recorded as a
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import functools
 import hashlib
 import json
@@ -22,6 +24,7 @@ import os
 import re
 import resource
 import signal
+import sys
 import tempfile
 import time
 import uuid
@@ -96,17 +99,33 @@ class PlanOutcome:
 OUT_OF_MEMORY_WORDS = re.compile(r"bad_alloc|cannot allocate memory|out of memory|MemoryError", re.IGNORECASE)
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends a process when its parent ends
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent ends, so a killed re-plan leaves no solve behind
+    holding a core and memory past its slot (elsewhere the hard timeout still ends it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _child_main(problem: Problem, params: SolveParams, sender: Any, memory_mb: int | None, stderr_path: str) -> None:
     os.setpgrp()  # its own process group, so a timeout kills the solver's workers too
+    if sys.platform == "linux":
+        _die_with_parent()
     # what a dying solver prints (C++ aborts say why here) goes where the parent can read it
     os.dup2(os.open(stderr_path, os.O_WRONLY | os.O_APPEND), 2)
     try:
         if memory_mb is not None:
-            limit = memory_mb * 2**20
+            # the limit is per process and the search's worker processes inherit it: share the budget out
+            processes = 1 + (params.worker_count if params.worker_count > 1 else 0)
+            limit = memory_mb * 2**20 // processes
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         sender.send(("ok", solve(problem, params)))
     except MemoryError:
         sender.send(("out_of_memory", ""))
+    except OSError as error:  # a worker process or a mapping that the limit refused
+        sender.send(("out_of_memory", "") if error.errno == errno.ENOMEM else ("error", type(error).__name__))
     except BaseException as error:  # report, never hang the parent
         sender.send(("error", type(error).__name__))
     finally:
@@ -152,8 +171,11 @@ def solve_in_child(problem: Problem, params: SolveParams, timeout_s: float, *, m
                 os.killpg(process.pid, signal.SIGKILL)
         process.join(5)
         receiver.close()
+        _last_words_seen = _last_words(stderr_path)
         with contextlib.suppress(OSError):
             os.unlink(stderr_path)
+    if status == "error" and memory_mb is not None and OUT_OF_MEMORY_WORDS.search(_last_words_seen):
+        status = "out_of_memory"  # a search worker died of it, and the pool reported a broken pool
     if status == "out_of_memory":
         raise PlanningFailure(
             "solver_out_of_memory", f"the solve needed more than {memory_mb} MB ([planning] solver_memory_mb)"
@@ -211,13 +233,16 @@ def plan_day(
             ttl=ttl,
             patience_s=QUEUE_PATIENCE * (hard_timeout + 60),
             waiting=waiting,
+            keep_alive=lambda: renew_lease(engine, day, holder, ttl),
         )
         timings["queued_s"] = time.perf_counter() - clock
         if slot is None:
             detail = f"no re-plan slot came free within {QUEUE_PATIENCE * (hard_timeout + 60):.0f} s"
             log.warning("plan %s failed: replan_queue_full", day)
             return PlanOutcome("failed", day, detail=f"replan_queue_full: {detail}", timings=timings)
-        renew_lease(engine, day, holder, ttl)
+        if not renew_lease(engine, day, holder, ttl):  # another re-plan took the day over: it publishes
+            log.warning("plan %s: the lease was lost while queued", day)
+            return PlanOutcome("busy", day, detail="another re-plan of this day took over", timings=timings)
         return _plan_under_lease(engine, day, settings, solver, fault, hard_timeout, timings, actor_user_id)
     finally:
         if slot is not None:

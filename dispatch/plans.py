@@ -39,7 +39,7 @@ from dispatch.models import (
     PlanUnassigned,
     now_utc,
 )
-from dispatch.planning import HARD_TIMEOUT_GRACE_S, Solver, plan_day, published_plan
+from dispatch.planning import HARD_TIMEOUT_GRACE_S, QUEUE_PATIENCE, Solver, plan_day, published_plan
 from dispatch.processes import holder_gone, process_tag
 from dispatch.sheets import changes_since_publish
 from dispatch.validation import Conflict, NotFound
@@ -51,8 +51,10 @@ THREAD_PREFIX = "dripline-plan-job-"
 
 
 def job_stale_after(settings: Settings) -> timedelta:
-    """Longer than any re-plan can take: the solver's limit, the hard-timeout grace, and loading the day."""
-    return timedelta(seconds=settings.solver.longest_s + HARD_TIMEOUT_GRACE_S + 300)
+    """Longer than any re-plan can take: its wait for a slot (see :func:`~dispatch.planning.plan_day`), the
+    solver's limit, the hard-timeout grace, and loading the day."""
+    one_replan = settings.solver.longest_s + HARD_TIMEOUT_GRACE_S + 60
+    return timedelta(seconds=(QUEUE_PATIENCE + 1) * one_replan + 300)
 
 
 def enqueue_plan_job(

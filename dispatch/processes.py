@@ -1,9 +1,11 @@
 """Which process holds a re-plan (its job, its lease, its slot), and whether that process still runs.
 
-A holder is written as ``host:pid:start``, where ``start`` is the process's start time in clock
+A holder is written as ``host:pidns:pid:start``: ``pidns`` names the pid namespace (containers that
+share a host name still see different pids), and ``start`` is the process's start time in clock
 ticks since boot (``/proc/<pid>/stat``, field 22), so a pid the kernel has since given to another
-process does not pass for the holder. A holder on another host cannot be looked at from here:
-:func:`holder_gone` says so (None) and the caller falls back to the holder's expiry time.
+process does not pass for the holder. A holder on another host or in another pid namespace cannot
+be looked at from here: :func:`holder_gone` says so (None) and the caller falls back to the
+holder's expiry time.
 """
 
 from __future__ import annotations
@@ -13,22 +15,30 @@ import socket
 from pathlib import Path
 
 
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:
+        return "-"
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
+
+
 def _start_ticks(pid: int) -> str | None:
-    """The process's start time in ticks since boot, "" where /proc is not there, None if no such process."""
+    """The process's start time in ticks since boot; "" when it exists but /proc does not say (no /proc,
+    as on macOS, or /proc mounted with hidepid); None if there is no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        if Path("/proc/self/stat").exists():
-            return None
-        try:  # no /proc (macOS): whether the pid exists is all that can be known
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return ""
     except OSError:
-        return None
+        return "" if _exists(pid) else None
     # the name (field 2) is in parentheses and may hold spaces; fields after it are plain
     fields = stat[stat.rindex(")") + 2 :].split()
     if fields[0] in ("Z", "X"):  # a zombie has exited; only its exit status is left to collect
@@ -39,7 +49,7 @@ def _start_ticks(pid: int) -> str | None:
 def process_tag(pid: int | None = None) -> str:
     """``host:pid:start`` of ``pid`` (this process by default)."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or ''}"
+    return f"{socket.gethostname()}:{_pid_namespace()}:{pid}:{_start_ticks(pid) or ''}"
 
 
 def holder_gone(holder: str | None) -> bool | None:
@@ -48,9 +58,9 @@ def holder_gone(holder: str | None) -> bool | None:
     if not holder:
         return None
     parts = holder.split(":")
-    if len(parts) < 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    if len(parts) < 4 or parts[0] != socket.gethostname() or parts[1] != _pid_namespace() or not parts[2].isdigit():
         return None
-    started = _start_ticks(int(parts[1]))
+    started = _start_ticks(int(parts[2]))
     if started is None:
         return True
-    return bool(parts[2]) and bool(started) and started != parts[2]
+    return bool(parts[3]) and bool(started) and started != parts[3]

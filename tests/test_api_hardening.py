@@ -8,7 +8,7 @@ probes against a running ``dripline serve`` are in bench/faults.py and tests/tes
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -156,23 +156,19 @@ def wrong_password(client: TestClient, forwarded_for: str) -> int:
     return response.status_code
 
 
-def test_a_forged_forwarded_for_from_an_untrusted_peer_buys_no_fresh_window(
-    engine: Engine, caplog: pytest.LogCaptureFixture
-) -> None:
-    """40 wrong passwords, each with a new X-Forwarded-For, from a loopback peer nobody listed: throttled, and
-    no forged address reaches the log."""
+def test_a_forged_forwarded_for_from_an_untrusted_peer_buys_no_fresh_window(engine: Engine) -> None:
+    """40 wrong passwords, each with a new X-Forwarded-For, from a loopback peer nobody listed: throttled.
+    (That no forged address reaches the server's log is checked on the real server, in tests/test_e2e.py.)"""
     planned_day(engine, plan=False)
     client = TestClient(app_for(engine), client=("127.0.0.1", 40000))
-    with caplog.at_level(logging.DEBUG):
-        codes = [wrong_password(client, f"198.51.100.{n}") for n in range(40)]
+    codes = [wrong_password(client, f"198.51.100.{n}") for n in range(40)]
     assert 429 in codes and codes.index(429) <= 10, codes
-    assert "198.51.100." not in caplog.text
 
 
 def test_failures_at_one_account_from_many_addresses_slow_it_to_one_try_per_cool_down(engine: Engine) -> None:
     """Behind a trusted proxy, every attempt from a fresh address: past the per-account limit the account takes
-    one attempt per cool-down, so the next, even with the right password, waits (429 with Retry-After) rather
-    than being locked out for good."""
+    one attempt per cool-down from each address, so the next from there, even with the right password, waits
+    (429 with Retry-After); the medic's own address still has its attempt: slowed, never locked out."""
     planned_day(engine, plan=False)
     api = replace(
         API_FAST.api,
@@ -184,9 +180,14 @@ def test_failures_at_one_account_from_many_addresses_slow_it_to_one_try_per_cool
     assert [wrong_password(client, f"203.0.113.{n}") for n in range(5)] == [401] * 5
     assert wrong_password(client, "203.0.113.50") == 401, "one attempt per cool-down still goes through"
     slowed = client.post(
-        "/auth/token", json={"username": "alice", "password": PASSWORD}, headers={"X-Forwarded-For": "203.0.113.99"}
+        "/auth/token", json={"username": "alice", "password": PASSWORD}, headers={"X-Forwarded-For": "203.0.113.50"}
     )
     assert slowed.status_code == 429 and 0 < int(slowed.headers["retry-after"]) <= 30
+    # the cool-down is each address's own: an attacker taking theirs does not take the medic's
+    mine = client.post(
+        "/auth/token", json={"username": "alice", "password": PASSWORD}, headers={"X-Forwarded-For": "192.0.2.10"}
+    )
+    assert mine.status_code == 200
     other = client.post(
         "/auth/token", json={"username": "bob", "password": PASSWORD}, headers={"X-Forwarded-For": "203.0.113.98"}
     )
@@ -279,6 +280,26 @@ def test_the_feed_address_comes_from_public_url_not_the_host_header(engine: Engi
 # --------------------------------------------------------------------- 12. HEAD and OPTIONS
 
 
+async def asgi_messages(app: Any, method: str, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Call the ASGI app once and return every message it sends."""
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "server": ("testserver", 80), "client": ("127.0.0.1", 40000),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
 @pytest.mark.parametrize("path", SHEETS)
 def test_head_and_options_on_the_sheet_routes(engine: Engine, path: str) -> None:
     """HEAD answers as GET would, without a body; OPTIONS names the methods (both were 405)."""
@@ -287,7 +308,10 @@ def test_head_and_options_on_the_sheet_routes(engine: Engine, path: str) -> None
     alice = login(client, "alice")
     get = client.get(path.format(day=DAY), headers=alice)
     head = client.head(path.format(day=DAY), headers=alice)
-    assert head.status_code == 200 and head.content == b""
+    assert head.status_code == 200
+    # what the app itself sends (TestClient drops a HEAD response's body, whatever the app sent)
+    sent = asyncio.run(asgi_messages(client.app, "HEAD", path.format(day=DAY), alice))
+    assert sent[0]["status"] == 200 and b"".join(m.get("body", b"") for m in sent[1:]) == b""
     assert head.headers["etag"] == get.headers["etag"]
     assert head.headers["content-type"] == get.headers["content-type"]
     options = client.options(path.format(day=DAY), headers=alice)

@@ -530,6 +530,22 @@ def test_calendar_feed_address_serves_the_route_without_leaking_its_token(planne
     assert token not in log
 
 
+def test_a_forged_forwarded_for_is_neither_believed_nor_logged(planned: PlannedDay) -> None:
+    """Wrong passwords from loopback, each with a new X-Forwarded-For: the real server throttles them as one
+    client (nobody listed loopback in [api] trusted_proxies), and its log never shows a forged address."""
+    with httpx.Client(base_url=planned.base_url, timeout=30) as client:
+        codes = [
+            client.post(
+                "/auth/token",
+                json={"username": "nobody-at-all", "password": "wrong"},
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            ).status_code
+            for n in range(12)
+        ]
+    assert 429 in codes, codes
+    assert "198.51.100." not in planned.server.log_path.read_text(errors="replace")
+
+
 def _check_page(page: Any, sheet: dict[str, Any], medic_id: int) -> None:
     sections = page.locator('section[aria-label^="Stop "]')
     assert sections.count() == len(sheet["stops"]), f"medic {medic_id}: {sections.count()} stops on the page"

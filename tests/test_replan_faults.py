@@ -113,12 +113,17 @@ def test_a_booking_past_the_cap_is_a_422_on_its_day(engine: Engine) -> None:
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "service_date"]
 
 
-def test_a_solve_past_its_memory_limit_fails_with_that_reason_and_the_plan_stands(engine: Engine) -> None:
-    """The real solver process under a 256 MB address-space limit: solver_out_of_memory, the plan as it was."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_solve_past_its_memory_limit_fails_with_that_reason_and_the_plan_stands(engine: Engine, workers: int) -> None:
+    """The real solver process (alone, or with a pool of search workers that inherit the limit) under a
+    256 MB address-space budget: solver_out_of_memory, and the published plan as it was."""
     planned_day(engine)
     before = published(engine)
     change_the_day(engine)
-    outcome = plan_day(engine, DAY, replace(API_FAST, planning=planning(solver_memory_mb=256)))
+    settings = replace(
+        API_FAST, planning=planning(solver_memory_mb=256), solver=replace(API_FAST.solver, workers=workers)
+    )
+    outcome = plan_day(engine, DAY, settings)
     assert outcome.status == "failed" and outcome.detail.startswith("solver_out_of_memory"), outcome
     assert published(engine) == before
     with Session(engine) as session:
@@ -169,7 +174,7 @@ def test_holder_gone_tells_a_live_process_from_an_ended_one() -> None:
     """This process is alive, a killed one is gone, another host's cannot be told."""
     assert holder_gone(process_tag()) is False
     assert holder_gone(dead_process_tag()) is True
-    assert holder_gone("some-other-host:1:123") is None
+    assert holder_gone("some-other-host:4026531836:1:123") is None
     assert holder_gone(None) is None
 
 
@@ -310,6 +315,35 @@ def test_a_cut_tail_is_caught_even_with_the_head_moved_back(engine: Engine) -> N
     with Session(engine) as session:
         report = verify_trail(session)
     assert not report.intact and "HMAC" in report.summary()
+
+
+def test_a_head_moved_back_without_its_seal_is_caught(engine: Engine) -> None:
+    """Cut the newest row and move the head onto the new last row, leaving the seal off (whoever has no key
+    cannot make one): an unsealed head that counts events is broken."""
+    trail(engine, 3)
+    with session_scope(engine) as session:
+        rows = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+        session.delete(rows[-1])
+        head = session.get(AuditHead, 1)
+        assert head is not None
+        head.events, head.last_hash, head.mac = 2, rows[-2].row_hash, None
+        session.add(head)
+    with Session(engine) as session:
+        report = verify_trail(session)
+    assert not report.intact and "not sealed" in report.summary()
+
+
+def test_the_app_seals_a_legacy_head_when_it_starts(engine: Engine) -> None:
+    """A trail migrated from before the keyed hashes has no seal; creating the app seals it, and it verifies."""
+    trail(engine, 2)
+    with session_scope(engine) as session:
+        head = session.get(AuditHead, 1)
+        assert head is not None
+        head.mac = None
+        session.add(head)
+    app_for(engine)
+    with Session(engine) as session:
+        assert verify_trail(session).intact
 
 
 def test_dripline_audit_verify_exits_0_on_an_intact_trail_and_1_on_a_cut_one(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import cache
+from typing import Any
 
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +37,7 @@ def health() -> HealthPublic:
 
 
 @router.get("/ready", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
-def ready(session: SessionDep, writer: AuditWriterDep) -> HealthPublic | JSONResponse:
+def ready(request: Request, session: SessionDep, writer: AuditWriterDep) -> HealthPublic | JSONResponse:
     """The database answers, its schema is the one this code expects, it takes a write (a full disk or
     a read-only file would fail every request), and the audit writer commits."""
     try:
@@ -46,7 +48,7 @@ def ready(session: SessionDep, writer: AuditWriterDep) -> HealthPublic | JSONRes
     if version != schema_head():
         return JSONResponse({"status": "database schema is not migrated"}, status_code=503)
     try:
-        probe_write(session)
+        probe_write_now_and_then(request.app.state, session)
     except Exception as error:
         session.rollback()
         log.warning("ready: the database takes no writes: %s", type(error).__name__)
@@ -56,6 +58,20 @@ def ready(session: SessionDep, writer: AuditWriterDep) -> HealthPublic | JSONRes
         log.warning("ready: %s", trouble)
         return JSONResponse({"status": "audit writer failing"}, status_code=503)
     return HealthPublic(status="ready")
+
+
+#: a write that worked is trusted this long, so that /ready (public, and polled by load balancers) cannot be
+#: used to queue writes on the database's write lock; a failed one is tried again at every call
+PROBE_EVERY_S = 5.0
+
+
+def probe_write_now_and_then(state: Any, session: Session) -> None:
+    """:func:`probe_write` unless one succeeded in this process within :data:`PROBE_EVERY_S`."""
+    last = getattr(state, "ready_probe_ok_at", None)
+    if last is not None and time.monotonic() - last < PROBE_EVERY_S:
+        return
+    probe_write(session)
+    state.ready_probe_ok_at = time.monotonic()
 
 
 def probe_write(session: Session) -> None:
