@@ -190,8 +190,9 @@ class PlanningSettings:
     this far apart, so that they arrive together.
     ``max_bookings_per_day``: a day holds at most this many bookings (a booking past it is refused,
     and a day over it is not planned), so that one day cannot take the machine's memory.
-    ``solver_memory_mb``: the address-space limit of each solver process; a solve that needs more
-    fails (``solver_out_of_memory``) and leaves the published plan as it was.
+    ``solver_memory_mb``: the address-space budget of a solve, shared out between the solver process
+    and its search workers; a solve that needs more fails (``solver_out_of_memory``) and leaves the
+    published plan as it was.
     ``max_concurrent_replans``: at most this many re-plans solve at once, across every process on
     the database; the others queue.
     """
