@@ -76,6 +76,21 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands on ``body`` (already read whole) as one message, then whatever ``receive`` says
+    (a disconnect): how a middleware that had to read the body passes it on."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class RequestLimitMiddleware:
     """Reads a request's body (at most ``max_bytes``), checks its JSON depth, then hands it on unchanged."""
 
@@ -111,13 +126,4 @@ class RequestLimitMiddleware:
         if _is_json(scope) and json_too_deep(body, self.max_json_depth):
             await _refuse(send, 400, f"the JSON body nests deeper than {self.max_json_depth} levels")
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
