@@ -157,9 +157,9 @@ def run_users_add(args: argparse.Namespace) -> int:
 def run_users_list(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
+    from dispatch.access.revocation import list_accounts
     from dispatch.config import Settings
     from dispatch.db import engine_for
-    from dispatch.revocation import list_accounts
 
     engine = engine_for(Settings.load(args.config), args.db)
     with Session(engine) as session:
@@ -176,11 +176,11 @@ def run_users_switch(args: argparse.Namespace) -> int:
     """``users disable NAME`` / ``users enable NAME``, audited as the system's write."""
     from sqlmodel import select
 
+    from dispatch.access.revocation import set_account_active
     from dispatch.accounts import User
     from dispatch.audit import append_event
     from dispatch.config import Settings
     from dispatch.db import engine_for, session_scope
-    from dispatch.revocation import set_account_active
 
     active = args.action == "enable"
     engine = engine_for(Settings.load(args.config), args.db)

@@ -1,6 +1,6 @@
 """``Idempotency-Key`` on every POST: the same key and request again within 24 hours gets the first
 answer back (``Idempotent-Replayed: true``), and nothing is created twice (see
-:mod:`dispatch.idempotency`).
+:mod:`dispatch.store.idempotency`).
 
 The key is scoped to the account behind the Bearer token, so a retry after the client fetched a
 new token still matches, and nobody can replay another account's answer. A POST without a valid
@@ -21,7 +21,7 @@ from api.request_limits import replaying
 from dispatch.accounts import TokenKind, resolve_token
 from dispatch.audit import AuditEntry, append_events
 from dispatch.db import session_scope
-from dispatch.idempotency import Claim, claim_key, complete, release, request_digest, valid_key
+from dispatch.store.idempotency import Claim, claim_key, complete, release, request_digest, valid_key
 
 #: the answer's headers kept for a replay (the rest, such as security headers, are added again)
 KEPT_HEADERS = frozenset({b"content-type", b"location", b"etag"})

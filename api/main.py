@@ -3,7 +3,7 @@
 ``create_app(settings, engine)`` builds the app from explicit settings (tests never depend on
 the environment). ``geocoder`` locates addresses given without coordinates (default: the one
 ``[geocoder]`` describes); ``plan_solver`` replaces the solve of a re-plan (tests run it in-process;
-default: :func:`dispatch.planning.solve_in_child`, a child process with a hard timeout).
+default: :func:`dispatch.planning.day.solve_in_child`, a child process with a hard timeout).
 
 The OpenAPI docs follow ``[api] docs_enabled`` (on in development, off in production); CORS is
 off unless ``[api] cors_origins`` lists origins. Request bodies are bounded before parsing
@@ -59,7 +59,7 @@ from dispatch.audit_writer import AuditUnavailable, AuditWriter
 from dispatch.config import Settings
 from dispatch.db import make_engine
 from dispatch.geocode import Geocoder, make_geocoder
-from dispatch.planning import Solver
+from dispatch.planning.day import Solver
 from dispatch.validation import Conflict, InvalidInput, NotFound
 
 ROUTERS = (

@@ -28,7 +28,7 @@ from dispatch.config import Settings
 from dispatch.db import make_engine, migrate, session_scope
 from dispatch.demo import seed_demo_day
 from dispatch.models import PlanStop, PlanUnassigned
-from dispatch.planning import plan_day
+from dispatch.planning.day import plan_day
 
 STAGES = ("load_and_matrix_s", "solve_s", "check_s", "store_draft_s", "publish_s")
 

@@ -23,7 +23,7 @@ from dispatch.catalogue import seed_services, services_by_code
 from dispatch.config import Settings
 from dispatch.db import engine_for, make_engine, migrate, session_scope
 from dispatch.demo import DayKind, seed_day
-from dispatch.planning import plan_day
+from dispatch.planning.day import plan_day
 from dispatch.report import day_report
 
 

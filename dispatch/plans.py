@@ -1,7 +1,7 @@
 """Re-plans asked for through the API, and the published plans, for reading.
 
 A request to re-plan a day becomes a :class:`~dispatch.models.PlanJob` row and runs in a process
-of its own (:func:`start_plan_job`), which :func:`~dispatch.planning.plan_day` leaves only to
+of its own (:func:`start_plan_job`), which :func:`~dispatch.planning.day.plan_day` leaves only to
 solve, in a child with a hard timeout. A re-plan is seconds of pure Python (loading hundreds of
 bookings, checking the result, storing every stop); in the API's process it would hold the
 interpreter's lock and stall every medic's sheet read while it ran. The job's row is in the database, so
@@ -28,7 +28,6 @@ from sqlmodel import Session, col, select
 
 from dispatch.config import Settings
 from dispatch.db import make_engine, session_scope
-from dispatch.leases import lease_held, release_leases_of
 from dispatch.models import (
     Plan,
     PlanIdleMedic,
@@ -39,8 +38,9 @@ from dispatch.models import (
     PlanUnassigned,
     now_utc,
 )
-from dispatch.planning import HARD_TIMEOUT_GRACE_S, QUEUE_PATIENCE, Solver, plan_day, published_plan
-from dispatch.processes import holder_gone, process_tag
+from dispatch.planning.day import HARD_TIMEOUT_GRACE_S, QUEUE_PATIENCE, Solver, plan_day, published_plan
+from dispatch.planning.leases import lease_held, release_leases_of
+from dispatch.planning.processes import holder_gone, process_tag
 from dispatch.sheets import changes_since_publish
 from dispatch.validation import Conflict, NotFound
 
@@ -51,7 +51,7 @@ THREAD_PREFIX = "dripline-plan-job-"
 
 
 def job_stale_after(settings: Settings) -> timedelta:
-    """Longer than any re-plan can take: its wait for a slot (see :func:`~dispatch.planning.plan_day`), the
+    """Longer than any re-plan can take: its wait for a slot (see :func:`~dispatch.planning.day.plan_day`), the
     solver's limit, the hard-timeout grace, and loading the day."""
     one_replan = settings.solver.longest_s + HARD_TIMEOUT_GRACE_S + 60
     return timedelta(seconds=(QUEUE_PATIENCE + 1) * one_replan + 300)

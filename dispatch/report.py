@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from dispatch.models import Medic, PlanIdleMedic, PlanRoute, PlanUnassigned
-from dispatch.planning import published_plan
+from dispatch.planning.day import published_plan
 
 
 def _hm(seconds: int) -> str:

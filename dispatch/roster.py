@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from dispatch.access.revocation import end_medic_access
 from dispatch.models import Credential, Medic, PlaceKind, Role, ShiftRow
 from dispatch.places import PlaceInput, change_place, check_place, get_place, new_place
-from dispatch.revocation import end_medic_access
 from dispatch.sheets import refresh_sheets
 from dispatch.validation import Conflict, NotFound, Policy, Problems, check_service_day, check_span
 

@@ -30,7 +30,7 @@ from dispatch.audit import AuditEvent
 from dispatch.config import GeocoderSettings, Settings
 from dispatch.db import session_scope
 from dispatch.models import Booking, BookingPatient, Patient, Place, Role
-from dispatch.planning import plan_day
+from dispatch.planning.day import plan_day
 from routing import Problem, Result, SolveParams, solve
 from tests import factory
 from tests.factory import DAY

@@ -136,7 +136,7 @@ def test_append_event_from_concurrent_writers_keeps_one_chain(engine: Engine) ->
 
 def test_plan_day_failed_publish_leaves_no_publish_event(engine: Engine) -> None:
     """A publish that fails rolls its audit row back with it: no publish event, and the chain is intact."""
-    from dispatch.planning import plan_day
+    from dispatch.planning.day import plan_day
     from tests.api_support import API_FAST, solve_here
 
     planned_day(engine, plan=False)

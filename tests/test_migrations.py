@@ -10,11 +10,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-import dispatch.accounts
-import dispatch.audit
-import dispatch.calendar_feeds
-import dispatch.idempotency
-import dispatch.models  # noqa: F401  (each module registers its tables)
 from dispatch.db import alembic_config, make_engine, migrate
 from dispatch.models import Booking, PlanUnassigned
 

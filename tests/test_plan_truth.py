@@ -25,7 +25,7 @@ from dispatch.models import (
     Role,
     ShiftRow,
 )
-from dispatch.planning import plan_day
+from dispatch.planning.day import plan_day
 from dispatch.translate import build_day
 from routing import solve
 from tests import factory

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from dispatch.config import Settings
 from dispatch.db import session_scope
 from dispatch.models import Booking, BookingStatus, Plan, PlanLease, PlanStatus, PlanStop, PlanUnassigned, Role, now_utc
-from dispatch.planning import PlanningFailure, plan_day, solve_in_child
+from dispatch.planning.day import PlanningFailure, plan_day, solve_in_child
 from dispatch.sheets import route_sheets
 from routing import Problem, Result, SolveParams, explain, solve
 from tests import factory

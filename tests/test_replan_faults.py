@@ -26,11 +26,11 @@ from api.cli import main as dripline
 from dispatch.audit import AuditEvent, AuditHead, append_event, head_mac, row_hash, verify_trail
 from dispatch.config import PlanningSettings
 from dispatch.db import make_engine, session_scope
-from dispatch.leases import acquire_lease
 from dispatch.models import Booking, Plan, PlanJob, PlanJobStatus, PlanLease, PlanStatus, ReplanSlot, now_utc
-from dispatch.planning import plan_day
+from dispatch.planning.day import plan_day
+from dispatch.planning.leases import acquire_lease
+from dispatch.planning.processes import holder_gone, process_tag
 from dispatch.plans import _watch, enqueue_plan_job, get_plan_job, job_stale_after
-from dispatch.processes import holder_gone, process_tag
 from tests.api_support import (
     API_FAST,
     FakeGeocoder,

@@ -1,7 +1,7 @@
 """Accounts (admin only): one account per person; list them, add one, disable or re-enable one.
 
 Disabling an account (``PATCH /users/{id}`` with ``{"active": false}``) ends every token, sign-in
-session and calendar feed of it at once (:mod:`dispatch.revocation`); re-enabling it lets the
+session and calendar feed of it at once (:mod:`dispatch.access.revocation`); re-enabling it lets the
 person sign in again, with new tokens. Nobody disables their own account.
 """
 
@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.deps import AdminUser, Limit, Offset, PathId, RequireAdmin, SessionDep, audit
 from api.models import UserCreate, UserPublic, UserUpdate
+from dispatch.access.revocation import list_accounts, set_account_active
 from dispatch.accounts import AccountError, User, create_user
 from dispatch.audit import append_event
-from dispatch.revocation import list_accounts, set_account_active
 from dispatch.validation import NotFound
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[RequireAdmin])

@@ -8,11 +8,6 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 # imported for their side effect: each module registers its tables on SQLModel.metadata
-import dispatch.accounts
-import dispatch.audit
-import dispatch.calendar_feeds
-import dispatch.idempotency
-import dispatch.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

@@ -1,7 +1,7 @@
 """Who may re-plan now: the day's lease (one re-plan per day) and the re-plan slots (N at once in all).
 
 Both are rows, so they hold across every process on the database. Each row names its holder
-(:func:`dispatch.processes.process_tag`) and an expiry. A row is free once it has expired, or at
+(:func:`dispatch.planning.processes.process_tag`) and an expiry. A row is free once it has expired, or at
 once when its holder is a process on this host that has ended (killed with kill -9, or died of a
 full disk): a dead re-plan never blocks its day until the expiry.
 """
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.models import PlanLease, ReplanSlot, now_utc
-from dispatch.processes import holder_gone
+from dispatch.planning.processes import holder_gone
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,6 @@ from dispatch.audit import append_event, use_key
 from dispatch.bookings import bookings_on
 from dispatch.config import Settings
 from dispatch.db import session_scope
-from dispatch.leases import acquire_lease, release_lease, release_slot, renew_lease, wait_for_slot
 from dispatch.models import (
     Booking,
     BookingStatus,
@@ -52,7 +51,8 @@ from dispatch.models import (
     PlanStop,
     PlanUnassigned,
 )
-from dispatch.processes import process_tag
+from dispatch.planning.leases import acquire_lease, release_lease, release_slot, renew_lease, wait_for_slot
+from dispatch.planning.processes import process_tag
 from dispatch.sheets import store_sheets
 from dispatch.translate import DayInput, build_day, result_rows
 from routing import Problem, Result, SolveParams, solve
