@@ -112,8 +112,8 @@ def replan(engine_url: str, days_ahead: int) -> None:
     try:
         settings = _settings if _settings is not None else Settings.load()
         day = service_day(settings.scheduler, days_ahead)
-        from dispatch import planning  # lazy: the scheduler module imports without the planner
         from dispatch.db import make_engine
+        from dispatch.planning import day as planning  # lazy: the scheduler module imports without the planner
 
         engine = make_engine(engine_url)
         try:
