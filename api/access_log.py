@@ -1,6 +1,6 @@
 """The server's access log, with calendar-feed tokens cut out of the paths it prints.
 
-A feed's address is its credential (see :mod:`dispatch.calendar_feeds`), so a log line such as
+A feed's address is its credential (see :mod:`dispatch.access.calendar_feeds`), so a log line such as
 ``GET /feeds/<token>/route.ics`` would hand out read access to anyone who can read the log.
 :func:`log_config` is uvicorn's own logging set-up plus :class:`RedactFeedTokens` on the access
 handler, which rewrites those paths before any handler formats them.

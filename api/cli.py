@@ -91,8 +91,8 @@ SERVE_DB_ENV = "DRIPLINE_SERVE_DB"
 def serve_app() -> FastAPI:
     """The app of one worker process of ``dripline serve --workers N`` (uvicorn imports and calls this)."""
     from api.main import create_app
-    from dispatch.config import Settings
-    from dispatch.db import make_engine
+    from dispatch.store.config import Settings
+    from dispatch.store.db import make_engine
 
     settings = Settings.load(os.environ.get(SERVE_CONFIG_ENV) or None)
     return create_app(settings, make_engine(os.environ.get(SERVE_DB_ENV) or settings.database.url))
@@ -103,8 +103,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from api.access_log import log_config
     from api.main import create_app
-    from dispatch.config import Settings
-    from dispatch.db import make_engine, migrate
+    from dispatch.store.config import Settings
+    from dispatch.store.db import make_engine, migrate
 
     settings = Settings.load(args.config)
     url = args.db or settings.database.url
@@ -136,10 +136,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_users_add(args: argparse.Namespace) -> int:
-    from dispatch.accounts import create_user
-    from dispatch.audit import append_event
-    from dispatch.config import Settings
-    from dispatch.db import engine_for, migrate, session_scope
+    from dispatch.access.accounts import create_user
+    from dispatch.access.audit import append_event
+    from dispatch.store.config import Settings
+    from dispatch.store.db import engine_for, migrate, session_scope
 
     settings = Settings.load(args.config)
     password = _read_password(args.password_stdin)
@@ -158,8 +158,8 @@ def run_users_list(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from dispatch.access.revocation import list_accounts
-    from dispatch.config import Settings
-    from dispatch.db import engine_for
+    from dispatch.store.config import Settings
+    from dispatch.store.db import engine_for
 
     engine = engine_for(Settings.load(args.config), args.db)
     with Session(engine) as session:
@@ -176,11 +176,11 @@ def run_users_switch(args: argparse.Namespace) -> int:
     """``users disable NAME`` / ``users enable NAME``, audited as the system's write."""
     from sqlmodel import select
 
+    from dispatch.access.accounts import User
+    from dispatch.access.audit import append_event
     from dispatch.access.revocation import set_account_active
-    from dispatch.accounts import User
-    from dispatch.audit import append_event
-    from dispatch.config import Settings
-    from dispatch.db import engine_for, session_scope
+    from dispatch.store.config import Settings
+    from dispatch.store.db import engine_for, session_scope
 
     active = args.action == "enable"
     engine = engine_for(Settings.load(args.config), args.db)

@@ -27,11 +27,11 @@ from sqlmodel import Session
 
 from api.sheet_views import SheetRenderer
 from api.throttle import LoginThrottle
-from dispatch.accounts import AccountRole, TokenKind, User, resolve_token
-from dispatch.audit import ResourceId, append_event
-from dispatch.audit_writer import AuditWriter
-from dispatch.config import Settings
-from dispatch.validation import Policy
+from dispatch.access.accounts import AccountRole, TokenKind, User, resolve_token
+from dispatch.access.audit import ResourceId, append_event
+from dispatch.access.audit_writer import AuditWriter
+from dispatch.records.validation import Policy
+from dispatch.store.config import Settings
 
 
 async def get_settings(request: Request) -> Settings:

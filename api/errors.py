@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch.validation import Conflict, InvalidInput, NotFound
+from dispatch.records.validation import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.request_limits import replaying
-from dispatch.accounts import TokenKind, resolve_token
-from dispatch.audit import AuditEntry, append_events
-from dispatch.db import session_scope
+from dispatch.access.accounts import TokenKind, resolve_token
+from dispatch.access.audit import AuditEntry, append_events
+from dispatch.store.db import session_scope
 from dispatch.store.idempotency import Claim, claim_key, complete, release, request_digest, valid_key
 
 #: the answer's headers kept for a replay (the rest, such as security headers, are added again)

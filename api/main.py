@@ -54,13 +54,13 @@ from api.routes import (
 )
 from api.sheet_views import SheetRenderer
 from api.throttle import LoginThrottle
-from dispatch.audit import seal_head, use_key
-from dispatch.audit_writer import AuditUnavailable, AuditWriter
-from dispatch.config import Settings
-from dispatch.db import make_engine
-from dispatch.geocode import Geocoder, make_geocoder
+from dispatch.access.audit import seal_head, use_key
+from dispatch.access.audit_writer import AuditUnavailable, AuditWriter
 from dispatch.planning.day import Solver
-from dispatch.validation import Conflict, InvalidInput, NotFound
+from dispatch.records.geocode import Geocoder, make_geocoder
+from dispatch.records.validation import Conflict, InvalidInput, NotFound
+from dispatch.store.config import Settings
+from dispatch.store.db import make_engine
 
 ROUTERS = (
     health,
@@ -102,7 +102,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.database.url)
     use_key(app.state.engine, settings.audit.key)
-    try:  # a trail migrated from before the keyed hashes gets its seal now (see dispatch.audit.verify_trail)
+    try:  # a trail migrated from before the keyed hashes gets its seal now (see dispatch.access.audit.verify_trail)
         seal_head(app.state.engine, settings.audit.key)
     except SQLAlchemyError as error:  # not migrated yet: /ready says so, and the first append seals it
         log.info("audit head not sealed at start: %s", type(error).__name__)

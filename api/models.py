@@ -21,8 +21,8 @@ from pydantic import (
     field_validator,
 )
 
-from dispatch.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountRole
-from dispatch.models import BookingStatus, GeocodeStatus, PlaceKind, PlanJobStatus, PlanStatus, Role
+from dispatch.access.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountRole
+from dispatch.store.tables import BookingStatus, GeocodeStatus, PlaceKind, PlanJobStatus, PlanStatus, Role
 
 
 class InputModel(BaseModel):

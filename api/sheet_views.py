@@ -23,9 +23,9 @@ from icalendar import Calendar, Event
 from sqlmodel import Session
 
 from api.models import BreakPublic, RouteSheetPublic, SheetPatientPublic, SheetStopPublic
-from dispatch.audit import AuditEntry
-from dispatch.audit_writer import AuditWriter
-from dispatch.sheets import RouteSheet, SheetStop, StoredSheet, load_sheet
+from dispatch.access.audit import AuditEntry
+from dispatch.access.audit_writer import AuditWriter
+from dispatch.planning.sheets import RouteSheet, SheetStop, StoredSheet, load_sheet
 
 #: bump when a format's rendering changes, so clients' ETags stop matching
 RENDER_VERSION = "2"
@@ -99,7 +99,7 @@ MEDIA_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8", "
 class SheetRenderer:
     """Renders each stored sheet once per format, and keeps the bytes (this process, least recently used out).
 
-    A published sheet changes only through :func:`dispatch.sheets.store_sheets`, which gives it a new
+    A published sheet changes only through :func:`dispatch.planning.sheets.store_sheets`, which gives it a new
     digest, so an entry keyed by the digest can never be stale. Two hundred phones opening their
     sheets at once then cost a lookup each, not a render each.
     """

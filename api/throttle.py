@@ -30,7 +30,7 @@ import limits
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from dispatch.config import ApiSettings
+from dispatch.store.config import ApiSettings
 
 
 def _name(username: str) -> str:

@@ -9,7 +9,7 @@ It seeds a day directly through the dispatch layer: the catalogue, ``--medics`` 
 Denver (valid credentials, a five-hour shift with no overtime, starts staggered from 07:00 to
 13:00), ``--bookings-per-medic`` bookings within 3 km of each medic's home in windows inside that
 shift (so each medic's own bookings fill their day and every medic is needed), one account per
-medic made with :func:`dispatch.accounts.create_user`, and a dispatcher. It starts ``dripline
+medic made with :func:`dispatch.access.accounts.create_user`, and a dispatcher. It starts ``dripline
 serve`` on a free 127.0.0.1 port with a temporary config, publishes a plan over HTTP (POST
 /plans/{date}, polling the job), and logs every medic in. Then ``--clients`` concurrent clients
 (asyncio, one ``httpx.AsyncClient`` and one connection each, like one phone each) read their own
@@ -63,11 +63,11 @@ from typing import Any
 import httpx
 from sqlmodel import Session, col, select
 
-from dispatch.accounts import AccountRole, create_user
-from dispatch.catalogue import seed_services
-from dispatch.db import make_engine, migrate, session_scope
+from dispatch.access.accounts import AccountRole, create_user
 from dispatch.demo.areas import AREAS, DENVER, Area, point_in
-from dispatch.models import (
+from dispatch.records.catalogue import seed_services
+from dispatch.store.db import make_engine, migrate, session_scope
+from dispatch.store.tables import (
     Booking,
     BookingPatient,
     Credential,
@@ -129,7 +129,7 @@ def seed_day(url: str, day: date, medics: int, per_medic: int, preferred_share: 
 def seed_accounts(url: str) -> list[tuple[int, str]]:
     """A dispatcher and one account per medic; returns [(medic id, username)].
 
-    :func:`dispatch.accounts.create_user` hashes with Argon2id at the production cost, so this takes a while.
+    :func:`dispatch.access.accounts.create_user` hashes with Argon2id at the production cost, so this takes a while.
     """
     engine = make_engine(url)
     try:

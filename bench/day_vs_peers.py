@@ -5,7 +5,7 @@
 Each day comes from the project's own generator (:mod:`dispatch.demo.day`) with every
 rule on (roles and credentials, windows with some second windows, Colorado meal and
 rest breaks, stock, group bookings cut to pumps, soft and hard shift ends) and goes
-through the planner's own translation (:func:`dispatch.translate.build_day`) into one
+through the planner's own translation (:func:`dispatch.planning.translate.build_day`) into one
 :class:`routing.Problem`. Three kinds of day:
 
 * ``weekday``: an ordinary weekday, booked to about 90 % of what the medics can do;
@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.day_peers import PYVRP_DROPS, VROOM_DROPS, run_pyvrp, run_vroom
-from dispatch.config import Settings
 from dispatch.demo import KINDS, day_input
-from dispatch.translate import DayInput
+from dispatch.planning.translate import DayInput
+from dispatch.store.config import Settings
 from routing import Result, SolveParams, solve
 from routing.check import check
 from routing.compiled import compile_problem

@@ -45,8 +45,8 @@ import httpx
 from sqlmodel import Session, col, select
 
 from bench.api_load import PASSWORD, Server, descendants, move_window, seed_accounts, seed_day, start_server
-from dispatch.db import make_engine
-from dispatch.models import BookingPatient, Patient, Plan, PlanRoute, PlanStatus, PlanStop
+from dispatch.store.db import make_engine
+from dispatch.store.tables import BookingPatient, Patient, Plan, PlanRoute, PlanStatus, PlanStop
 
 CONFIG = """\
 [solver]
@@ -128,7 +128,7 @@ class Bench:
 
     def snapshot(self) -> str:
         """A digest of the published plan's stored rows and the medic's stored sheet document."""
-        from dispatch.models import RouteSheetRow
+        from dispatch.store.tables import RouteSheetRow
 
         digest = hashlib.sha256()
         with Session(make_engine(self.url)) as session:

@@ -24,11 +24,11 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from dispatch.config import Settings
-from dispatch.db import make_engine, migrate, session_scope
 from dispatch.demo import seed_demo_day
-from dispatch.models import PlanStop, PlanUnassigned
 from dispatch.planning.day import plan_day
+from dispatch.store.config import Settings
+from dispatch.store.db import make_engine, migrate, session_scope
+from dispatch.store.tables import PlanStop, PlanUnassigned
 
 STAGES = ("load_and_matrix_s", "solve_s", "check_s", "store_draft_s", "publish_s")
 

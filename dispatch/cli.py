@@ -18,13 +18,13 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from dispatch.audit import append_event
-from dispatch.catalogue import seed_services, services_by_code
-from dispatch.config import Settings
-from dispatch.db import engine_for, make_engine, migrate, session_scope
+from dispatch.access.audit import append_event
 from dispatch.demo import DayKind, seed_day
 from dispatch.planning.day import plan_day
-from dispatch.report import day_report
+from dispatch.planning.report import day_report
+from dispatch.records.catalogue import seed_services, services_by_code
+from dispatch.store.config import Settings
+from dispatch.store.db import engine_for, make_engine, migrate, session_scope
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -165,9 +165,9 @@ def run_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
-    from dispatch.geocode import make_geocoder
     from dispatch.intake import import_bookings, import_medics
-    from dispatch.validation import Policy
+    from dispatch.records.geocode import make_geocoder
+    from dispatch.records.validation import Policy
 
     if not args.file.is_file():
         raise ValueError(f"{args.file} is not a file.")
@@ -213,7 +213,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
-    from dispatch.scheduler import run_scheduler
+    from dispatch.planning.scheduler import run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = args.db or settings.database.url
@@ -226,7 +226,7 @@ def run_scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_audit(args: argparse.Namespace, settings: Settings) -> int:
     """``dripline audit verify``: prints one summary line; exit status 0 when intact, 1 when broken."""
-    from dispatch.audit import verify_trail
+    from dispatch.access.audit import verify_trail
 
     engine = engine_for(settings, args.db)  # read only: verifying never migrates or writes
     with Session(engine) as session:

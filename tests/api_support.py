@@ -24,13 +24,13 @@ from sqlmodel import Session, col, select
 
 from api import create_app
 from api.deps import get_today
-from dispatch import accounts
-from dispatch.accounts import AccountRole, create_user
-from dispatch.audit import AuditEvent
-from dispatch.config import GeocoderSettings, Settings
-from dispatch.db import session_scope
-from dispatch.models import Booking, BookingPatient, Patient, Place, Role
+from dispatch.access import accounts
+from dispatch.access.accounts import AccountRole, create_user
+from dispatch.access.audit import AuditEvent
 from dispatch.planning.day import plan_day
+from dispatch.store.config import GeocoderSettings, Settings
+from dispatch.store.db import session_scope
+from dispatch.store.tables import Booking, BookingPatient, Patient, Place, Role
 from routing import Problem, Result, SolveParams, solve
 from tests import factory
 from tests.factory import DAY
@@ -195,7 +195,7 @@ def dispatch_client(
 
 def wait_for_plan_jobs(timeout_s: float = 60.0) -> None:
     """Join every re-plan thread still running, so a test ends with its database idle."""
-    from dispatch.plans import THREAD_PREFIX
+    from dispatch.planning.jobs import THREAD_PREFIX
 
     deadline = monotonic() + timeout_s
     for thread in threading.enumerate():

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dispatch.db import make_engine, migrate
+from dispatch.store.db import make_engine, migrate
 from routing import Location, Problem, Result, SolveParams, TimeWindow, TravelMatrix, solve
 from routing.check import check
 

@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, select
 
-from dispatch.catalogue import seed_services
-from dispatch.models import (
+from dispatch.records.catalogue import seed_services
+from dispatch.store.tables import (
     Booking,
     BookingPatient,
     BookingStatus,

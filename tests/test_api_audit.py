@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dispatch.audit import append_event, events, verify_chain
-from dispatch.db import session_scope
+from dispatch.access.audit import append_event, events, verify_chain
+from dispatch.store.db import session_scope
 from tests.api_support import (
     audit_count,
     cheap_argon2,  # noqa: F401  (a fixture, used by pytestmark)

@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from api.models import UserPublic
-from dispatch.accounts import ApiToken, User, authenticate, resolve_token, revoke_token, token_digest
-from dispatch.db import session_scope
-from dispatch.models import now_utc
+from dispatch.access.accounts import ApiToken, User, authenticate, resolve_token, revoke_token, token_digest
+from dispatch.store.db import session_scope
+from dispatch.store.tables import now_utc
 from tests.api_support import (
     PASSWORD,
     cheap_argon2,  # noqa: F401  (a fixture, used by pytestmark)
@@ -190,7 +190,7 @@ def test_create_user_bad_input_names_the_field(engine: Engine) -> None:
 
 def test_create_user_stores_an_argon2id_hash(engine: Engine) -> None:
     """Passwords are stored as Argon2id hashes, never as given; the library's default cost is the production one."""
-    from dispatch import accounts
+    from dispatch.access import accounts
 
     planned_day(engine, plan=False)
     with Session(engine) as session:

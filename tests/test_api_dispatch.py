@@ -17,8 +17,8 @@ from api.models import (
     ServicePublic,
     ShiftPublic,
 )
-from dispatch.audit import events, verify_chain
-from dispatch.models import Booking, BookingStatus, Medic, Place
+from dispatch.access.audit import events, verify_chain
+from dispatch.store.tables import Booking, BookingStatus, Medic, Place
 from tests.api_support import (
     FakeGeocoder,
     audit_count,
@@ -87,7 +87,7 @@ def setup(engine: Engine) -> tuple[Any, dict[str, str], dict[str, int]]:
 
 
 def seed_two_medics(engine: Engine) -> tuple[int, int]:
-    from dispatch.db import session_scope
+    from dispatch.store.db import session_scope
     from tests import factory
 
     with session_scope(engine) as session:
@@ -339,8 +339,8 @@ def test_fresh_database_has_no_catalogue_until_it_is_seeded(engine: Engine) -> N
 
 
 def make_accounts_only(engine: Engine) -> None:
-    from dispatch.accounts import AccountRole, create_user
-    from dispatch.db import session_scope
+    from dispatch.access.accounts import AccountRole, create_user
+    from dispatch.store.db import session_scope
     from tests.api_support import PASSWORD
 
     with session_scope(engine) as session:

@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api import create_app
-from dispatch.audit import verify_chain
-from dispatch.models import Booking, BookingPatient, ShiftRow
+from dispatch.access.audit import verify_chain
+from dispatch.store.tables import Booking, BookingPatient, ShiftRow
 from tests.api_support import (
     API_FAST,
     FakeGeocoder,

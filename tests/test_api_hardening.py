@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from dispatch.models import Booking, BookingPatient, Patient
+from dispatch.store.tables import Booking, BookingPatient, Patient
 from tests.api_support import (
     API_FAST,
     PASSWORD,

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api import create_app
-from dispatch.accounts import User
-from dispatch.models import Booking, BookingPatient, Medic, Patient, Place, ShiftRow
+from dispatch.access.accounts import User
+from dispatch.store.tables import Booking, BookingPatient, Medic, Patient, Place, ShiftRow
 from tests.api_support import (
     API_FAST,
     audit_count,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from api import create_app
 from api.deps import SESSION_COOKIE, get_today
-from dispatch.config import ApiSettings
+from dispatch.store.config import ApiSettings
 from tests.api_support import (
     API_FAST,
     PASSWORD,

@@ -14,9 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api.models import PlanJobPublic, PlanPublic, PlanQueuedPublic, PlanVersionPublic, RouteSheetPublic
-from dispatch.audit import events
-from dispatch.db import session_scope
-from dispatch.models import BookingStatus, PlanJob, PlanJobStatus, PlanLease, now_utc
+from dispatch.access.audit import events
+from dispatch.store.db import session_scope
+from dispatch.store.tables import BookingStatus, PlanJob, PlanJobStatus, PlanLease, now_utc
 from routing import Problem, Result, SolveParams
 from tests import factory
 from tests.api_support import (

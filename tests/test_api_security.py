@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 
 from api import create_app
 from api.deps import get_current_user
-from dispatch.accounts import AccountRole
-from dispatch.config import ApiSettings, AuditSettings, Settings
+from dispatch.access.accounts import AccountRole
+from dispatch.store.config import ApiSettings, AuditSettings, Settings
 from tests.api_support import (
     API_FAST,
     PASSWORD,
@@ -188,7 +188,7 @@ def test_health_and_ready_answer_without_a_token(engine: Engine) -> None:
 
 def test_ready_with_an_unmigrated_database_is_503(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A database without the schema is not ready."""
-    from dispatch.db import make_engine
+    from dispatch.store.db import make_engine
 
     client = TestClient(create_app(API_FAST, make_engine(f"sqlite:///{tmp_path / 'empty.db'}")))
     assert client.get("/ready").status_code == 503
@@ -244,7 +244,7 @@ def test_database_error_text_hides_patient_values(engine: Engine) -> None:
     from sqlalchemy.exc import IntegrityError
     from sqlmodel import Session
 
-    from dispatch.models import Patient
+    from dispatch.store.tables import Patient
 
     with Session(engine) as session:
         session.add(Patient(id=1, full_name="Quokka Secretname", display_name="Q.", phone="+1-720-555-0000",

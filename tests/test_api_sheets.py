@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.models import BreakPublic, RouteSheetPublic, SheetPatientPublic, SheetStopPublic
-from dispatch.sheets import route_sheets
+from dispatch.planning.sheets import route_sheets
 from tests.api_support import (
     audit_count,
     cheap_argon2,  # noqa: F401  (a fixture, used by pytestmark)

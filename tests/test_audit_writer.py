@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dispatch import audit_writer
-from dispatch.audit import AuditEntry, append_event, events, verify_chain
-from dispatch.audit_writer import AuditUnavailable, AuditWriter
-from dispatch.db import make_engine
+from dispatch.access import audit_writer
+from dispatch.access.audit import AuditEntry, append_event, events, verify_chain
+from dispatch.access.audit_writer import AuditUnavailable, AuditWriter
+from dispatch.store.db import make_engine
 
 
 def _read(n: int) -> AuditEntry:

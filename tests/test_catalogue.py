@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from dispatch.catalogue import PatientCare, seed_services, split_for_pumps, visit_time
-from dispatch.db import session_scope
-from dispatch.models import PlaceKind, Service
+from dispatch.records.catalogue import PatientCare, seed_services, split_for_pumps, visit_time
+from dispatch.store.db import session_scope
+from dispatch.store.tables import PlaceKind, Service
 
 
 def test_visit_time_adds_access_intake_drip_observation_and_packing_for_one_patient() -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from dispatch.catalogue import seed_services
 from dispatch.cli import main
-from dispatch.db import make_engine, migrate
 from dispatch.demo import WEEKDAY, day_input
-from dispatch.models import Medic, Service
+from dispatch.records.catalogue import seed_services
+from dispatch.store.db import make_engine, migrate
+from dispatch.store.tables import Medic, Service
 
 
 def test_generated_weekday_is_about_ninety_percent_booked_with_unique_medic_names() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dispatch.eligibility import awaiting_clearance, clearance_flags, credentials_valid, may_serve
-from dispatch.models import BookingStatus, Credential, Medic, Patient, Role, Service
+from dispatch.rules.eligibility import awaiting_clearance, clearance_flags, credentials_valid, may_serve
+from dispatch.store.tables import BookingStatus, Credential, Medic, Patient, Role, Service
 
 DAY = date(2026, 12, 2)
 MAGNESIUM = Service(

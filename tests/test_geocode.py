@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from dispatch.config import GeocoderSettings, Settings
-from dispatch.db import make_engine, migrate, session_scope
-from dispatch.geocode import cache_key, geocode_place, make_geocoder
-from dispatch.models import GeocodeCache, GeocodeStatus, Place
+from dispatch.records.geocode import cache_key, geocode_place, make_geocoder
+from dispatch.store.config import GeocoderSettings, Settings
+from dispatch.store.db import make_engine, migrate, session_scope
+from dispatch.store.tables import GeocodeCache, GeocodeStatus, Place
 
 ADDRESS = "1701 Wynkoop St, Denver, CO 80202"
 UNION_STATION = {"lat": "39.7527", "lon": "-105.0001", "display_name": "Union Station, 1701, Wynkoop Street, Denver"}

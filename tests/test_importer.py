@@ -12,12 +12,13 @@ from geopy.exc import GeocoderTimedOut
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from dispatch.bookings import display_name
-from dispatch.catalogue import seed_services
-from dispatch.config import GeocoderSettings
-from dispatch.db import session_scope
 from dispatch.intake import ImportReport, import_bookings, import_medics
-from dispatch.models import (
+from dispatch.records.bookings import display_name
+from dispatch.records.catalogue import seed_services
+from dispatch.records.validation import Policy
+from dispatch.store.config import GeocoderSettings
+from dispatch.store.db import session_scope
+from dispatch.store.tables import (
     Booking,
     BookingPatient,
     BookingStatus,
@@ -30,7 +31,6 @@ from dispatch.models import (
     Role,
     ShiftRow,
 )
-from dispatch.validation import Policy
 from tests.conftest import DENVER
 from tests.factory import medic
 

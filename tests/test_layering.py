@@ -97,7 +97,7 @@ def test_find_imports_nested_and_type_checking() -> None:
 def test_scan_layering_covers_packages() -> None:
     """The scans are not vacuous: they see routing/solver.py, dispatch/ and bench/ files."""
     relative = {path.relative_to(ROOT).as_posix() for path in project_files()}
-    assert {"routing/solver.py", "routing/model.py", "dispatch/config.py", "bench/solomon_peers.py"} <= relative
+    assert {"routing/solver.py", "routing/model.py", "dispatch/store/config.py", "bench/solomon_peers.py"} <= relative
     assert not any(name.startswith(("tests/", ".venv/")) for name in relative)
 
 

@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from dispatch.db import alembic_config, make_engine, migrate
-from dispatch.models import Booking, PlanUnassigned
+from dispatch.store.db import alembic_config, make_engine, migrate
+from dispatch.store.tables import Booking, PlanUnassigned
 
 
 def test_migrated_schema_has_no_difference_from_the_models(engine: Engine) -> None:

@@ -36,7 +36,7 @@ import numpy as np
 import pytest
 
 from dispatch.cli import main
-from dispatch.config import Settings
+from dispatch.store.config import Settings
 from routing import Location, Problem, Shift, TravelMatrix, Visit
 from routing.matrix import HaversineTravel, haversine_metres
 from routing.osrm import (

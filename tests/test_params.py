@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.config import Settings
+from dispatch.store.config import Settings
 from routing.matrix import HaversineTravel
 from routing.params import SolveParams
 

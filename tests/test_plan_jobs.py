@@ -10,9 +10,9 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from dispatch.db import session_scope
-from dispatch.models import PlanJob, PlanJobStatus
-from dispatch.plans import THREAD_PREFIX, enqueue_plan_job, start_plan_job
+from dispatch.planning.jobs import THREAD_PREFIX, enqueue_plan_job, start_plan_job
+from dispatch.store.db import session_scope
+from dispatch.store.tables import PlanJob, PlanJobStatus
 from tests.api_support import API_FAST
 from tests.factory import DAY
 

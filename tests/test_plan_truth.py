@@ -13,9 +13,11 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from dispatch.config import PlanningSettings, Settings
-from dispatch.db import session_scope
-from dispatch.models import (
+from dispatch.planning.day import plan_day
+from dispatch.planning.translate import build_day
+from dispatch.store.config import PlanningSettings, Settings
+from dispatch.store.db import session_scope
+from dispatch.store.tables import (
     Booking,
     BookingStatus,
     PlaceKind,
@@ -25,8 +27,6 @@ from dispatch.models import (
     Role,
     ShiftRow,
 )
-from dispatch.planning.day import plan_day
-from dispatch.translate import build_day
 from routing import solve
 from tests import factory
 from tests.conftest import QUICK
@@ -75,7 +75,7 @@ def test_publish_marks_bookings_planned_and_a_later_version_that_drops_one_says_
 def test_a_cleared_booking_dropped_by_a_later_plan_stays_cleared(engine: Engine) -> None:
     """Clearance outlives a plan: a cleared magnesium booking, planned then dropped, is cleared again and
     planned as soon as it fits (it is not held for clearance a second time)."""
-    from dispatch.bookings import clear_booking
+    from dispatch.records.bookings import clear_booking
 
     with session_scope(engine) as session:
         nurse = factory.medic(session, "Rita RN")

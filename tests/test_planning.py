@@ -18,11 +18,21 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from dispatch.config import Settings
-from dispatch.db import session_scope
-from dispatch.models import Booking, BookingStatus, Plan, PlanLease, PlanStatus, PlanStop, PlanUnassigned, Role, now_utc
 from dispatch.planning.day import PlanningFailure, plan_day, solve_in_child
-from dispatch.sheets import route_sheets
+from dispatch.planning.sheets import route_sheets
+from dispatch.store.config import Settings
+from dispatch.store.db import session_scope
+from dispatch.store.tables import (
+    Booking,
+    BookingStatus,
+    Plan,
+    PlanLease,
+    PlanStatus,
+    PlanStop,
+    PlanUnassigned,
+    Role,
+    now_utc,
+)
 from routing import Problem, Result, SolveParams, explain, solve
 from tests import factory
 from tests.factory import DAY
@@ -213,7 +223,7 @@ def test_plan_day_is_busy_while_another_process_holds_the_lease(engine: Engine) 
 
 
 def _plan_in_process(url: str, queue) -> None:  # type: ignore[no-untyped-def]
-    from dispatch.db import make_engine
+    from dispatch.store.db import make_engine
 
     engine = make_engine(url)
     queue.put(plan_day(engine, DAY, FAST).status)

@@ -23,14 +23,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from api.cli import main as dripline
-from dispatch.audit import AuditEvent, AuditHead, append_event, head_mac, row_hash, verify_trail
-from dispatch.config import PlanningSettings
-from dispatch.db import make_engine, session_scope
-from dispatch.models import Booking, Plan, PlanJob, PlanJobStatus, PlanLease, PlanStatus, ReplanSlot, now_utc
+from dispatch.access.audit import AuditEvent, AuditHead, append_event, head_mac, row_hash, verify_trail
 from dispatch.planning.day import plan_day
+from dispatch.planning.jobs import _watch, enqueue_plan_job, get_plan_job, job_stale_after
 from dispatch.planning.leases import acquire_lease
 from dispatch.planning.processes import holder_gone, process_tag
-from dispatch.plans import _watch, enqueue_plan_job, get_plan_job, job_stale_after
+from dispatch.store.config import PlanningSettings
+from dispatch.store.db import make_engine, session_scope
+from dispatch.store.tables import Booking, Plan, PlanJob, PlanJobStatus, PlanLease, PlanStatus, ReplanSlot, now_utc
 from tests.api_support import (
     API_FAST,
     FakeGeocoder,
@@ -52,7 +52,7 @@ def published(engine: Engine) -> tuple[int, str]:
         plan = session.exec(
             select(Plan).where(Plan.service_date == DAY).where(Plan.status == PlanStatus.PUBLISHED)
         ).one()
-        from dispatch.models import PlanStop
+        from dispatch.store.tables import PlanStop
 
         stops = session.exec(select(PlanStop).where(PlanStop.plan_id == plan.id).order_by(col(PlanStop.id))).all()
         return plan.version, repr([(s.booking_id, s.medic_id, s.start) for s in stops])
@@ -351,8 +351,8 @@ def test_dripline_audit_verify_exits_0_on_an_intact_trail_and_1_on_a_cut_one(
 ) -> None:
     """The command prints one summary line; its exit status says intact (0) or broken (1)."""
     url = f"sqlite:///{tmp_path / 'trail.db'}"
-    from dispatch.config import Settings
-    from dispatch.db import engine_for, migrate
+    from dispatch.store.config import Settings
+    from dispatch.store.db import engine_for, migrate
 
     engine = engine_for(Settings(), url)
     migrate(engine)
@@ -396,8 +396,8 @@ def test_dripline_users_disable_ends_access_and_enable_restores_sign_in(
     """``users disable NAME`` revokes the token in hand; ``users list`` shows the state; ``enable`` lets the
     account sign in again."""
     url = f"sqlite:///{tmp_path / 'accounts.db'}"
-    from dispatch.config import Settings
-    from dispatch.db import engine_for, migrate
+    from dispatch.store.config import Settings
+    from dispatch.store.db import engine_for, migrate
 
     engine = engine_for(Settings(), url)
     migrate(engine)

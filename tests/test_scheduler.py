@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from dispatch.config import SchedulerSettings, Settings
-from dispatch.scheduler import NIGHTLY_JOB_ID, add_jobs, build_scheduler, replan, service_day
+from dispatch.planning.scheduler import NIGHTLY_JOB_ID, add_jobs, build_scheduler, replan, service_day
+from dispatch.store.config import SchedulerSettings, Settings
 
 DENVER = ZoneInfo("America/Denver")
 URL = "sqlite:///unused.db"
@@ -82,7 +81,7 @@ def test_build_scheduler_job_args_only_url_and_offset(running: BaseScheduler) ->
     offsets = {}
     for job in running.get_jobs():
         assert job.func is replan
-        assert job.func_ref == "dispatch.scheduler:replan"
+        assert job.func_ref == "dispatch.planning.scheduler:replan"
         assert job.kwargs == {}
         url, days_ahead = job.args
         assert type(url) is str and url == URL
@@ -235,26 +234,22 @@ def test_replan_failure_logs_type_only(caplog: pytest.LogCaptureFixture) -> None
     with caplog.at_level(logging.DEBUG):
         replan("nosuchdb://nurse:hunter2@127.0.0.1:1/dripline", 1)  # an unknown dialect: fails at once
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
-    assert len(errors) == 1 and errors[0].name == "dispatch.scheduler"
+    assert len(errors) == 1 and errors[0].name == "dispatch.planning.scheduler"
     assert "failed" in errors[0].getMessage() and errors[0].exc_info is None
     assert "hunter2" not in caplog.text
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("dispatch.planning") is None,
-    reason="dispatch/planning.py (plan_day) does not exist yet; replan is exercised for real once it does",
-)
 def test_replan_empty_database_logs_status(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """On an empty, migrated SQLite database the job runs plan_day for real, logs a status and raises nothing."""
-    from dispatch.db import make_engine, migrate
+    from dispatch.store.db import make_engine, migrate
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
     build_scheduler(Settings(), url, BackgroundScheduler)
-    with caplog.at_level(logging.INFO, logger="dispatch.scheduler"):
+    with caplog.at_level(logging.INFO, logger="dispatch.planning.scheduler"):
         replan(url, 1)
-    messages = [record for record in caplog.records if record.name == "dispatch.scheduler"]
+    messages = [record for record in caplog.records if record.name == "dispatch.planning.scheduler"]
     assert [record.levelno for record in messages] == [logging.INFO], caplog.text
     assert "re-plan of" in messages[0].getMessage()

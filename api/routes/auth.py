@@ -36,7 +36,7 @@ from sqlmodel import Session
 from api.deps import SESSION_COOKIE, UNAUTHENTICATED, CurrentUser, LoginThrottleDep, SessionDep, SettingsDep, TokenDep
 from api.models import TokenPublic, TokenRequest
 from api.throttle import LoginThrottle
-from dispatch.accounts import (
+from dispatch.access.accounts import (
     MAX_PASSWORD_LENGTH,
     AccountRole,
     IssuedToken,
@@ -45,9 +45,9 @@ from dispatch.accounts import (
     find_token,
     revoke_token,
 )
-from dispatch.audit import append_event
-from dispatch.config import Settings
-from dispatch.models import now_utc
+from dispatch.access.audit import append_event
+from dispatch.store.config import Settings
+from dispatch.store.tables import now_utc
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])

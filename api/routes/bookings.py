@@ -28,8 +28,8 @@ from api.deps import (
     audit,
 )
 from api.models import BookingCreate, BookingPatientIn, BookingPatientPublic, BookingPublic, BookingUpdate, PlaceCreate
-from dispatch.audit import ResourceId
-from dispatch.bookings import (
+from dispatch.access.audit import ResourceId
+from dispatch.records.bookings import (
     BookingLine,
     LineInput,
     booking_lines,
@@ -40,8 +40,8 @@ from dispatch.bookings import (
     list_bookings,
     update_booking,
 )
-from dispatch.models import Booking, BookingStatus
-from dispatch.places import PlaceInput
+from dispatch.records.places import PlaceInput
+from dispatch.store.tables import Booking, BookingStatus
 
 router = APIRouter(prefix="/bookings", tags=["bookings"], dependencies=[RequireDispatcher])
 NOT_FOUND = {404: {"description": "no booking with this id"}}

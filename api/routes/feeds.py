@@ -2,7 +2,7 @@
 
 ``POST /me/calendar-feed`` gives the medic a new address (the old one stops working) and
 ``DELETE /me/calendar-feed`` ends it. ``GET /feeds/{token}/route.ics`` is that address: no header,
-no cookie, the token in the path is the credential (see :mod:`dispatch.calendar_feeds`). It holds
+no cookie, the token in the path is the credential (see :mod:`dispatch.access.calendar_feeds`). It holds
 the medic's published stops from yesterday to two weeks ahead: times, stop numbers and a link to
 the signed-in route page, but no address or service, because the calendar provider's servers are
 what fetch and keep it. An unknown or revoked address is a
@@ -21,9 +21,9 @@ from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, Toda
 from api.models import CalendarFeedPublic
 from api.routes.me import readable_days
 from api.sheet_views import etag_matches, route_calendar
-from dispatch.audit import AuditEntry
-from dispatch.calendar_feeds import find_feed, issue_feed, revoke_feeds
-from dispatch.sheets import medic_sheets
+from dispatch.access.audit import AuditEntry
+from dispatch.access.calendar_feeds import find_feed, issue_feed, revoke_feeds
+from dispatch.planning.sheets import medic_sheets
 
 router = APIRouter(tags=["calendar feeds"])
 

@@ -16,8 +16,8 @@ from sqlmodel import Session, col
 
 from api.deps import AuditWriterDep, SessionDep
 from api.models import HealthPublic
-from dispatch.db import alembic_config
-from dispatch.models import ReadyProbe, now_utc
+from dispatch.store.db import alembic_config
+from dispatch.store.tables import ReadyProbe, now_utc
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

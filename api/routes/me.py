@@ -28,10 +28,10 @@ from api.deps import (
 )
 from api.models import RouteSheetPublic
 from api.sheet_views import PAGE_CSP, SheetRenderer, audited_read
-from dispatch.accounts import User
-from dispatch.audit_writer import AuditWriter
-from dispatch.config import Settings
-from dispatch.sheets import StoredSheet, find_sheet
+from dispatch.access.accounts import User
+from dispatch.access.audit_writer import AuditWriter
+from dispatch.planning.sheets import StoredSheet, find_sheet
+from dispatch.store.config import Settings
 
 router = APIRouter(prefix="/me", tags=["me"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")

@@ -7,9 +7,8 @@ from sqlmodel import Session
 
 from api.deps import DispatcherUser, Limit, Offset, PathId, PolicyDep, RequireDispatcher, SessionDep, audit
 from api.models import CredentialIn, CredentialPublic, HomeIn, MedicCreate, MedicPublic, MedicUpdate
-from dispatch.models import Credential, Medic, PlaceKind
-from dispatch.places import PlaceInput
-from dispatch.roster import (
+from dispatch.records.places import PlaceInput
+from dispatch.records.roster import (
     CredentialInput,
     create_medic,
     credentials_of,
@@ -18,6 +17,7 @@ from dispatch.roster import (
     list_medics,
     update_medic,
 )
+from dispatch.store.tables import Credential, Medic, PlaceKind
 
 router = APIRouter(prefix="/medics", tags=["medics"], dependencies=[RequireDispatcher])
 NOT_FOUND = {404: {"description": "no medic with this id"}}

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import DispatcherUser, PathId, PolicyDep, RequireDispatcher, SessionDep, audit
 from api.models import PatientCreate, PatientPublic, PatientUpdate
-from dispatch.bookings import PatientInput, create_patient, delete_patient, get_patient, update_patient
-from dispatch.models import Patient
+from dispatch.records.bookings import PatientInput, create_patient, delete_patient, get_patient, update_patient
+from dispatch.store.tables import Patient
 
 router = APIRouter(prefix="/patients", tags=["patients"], dependencies=[RequireDispatcher])
 NOT_FOUND = {404: {"description": "no patient with this id"}}

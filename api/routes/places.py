@@ -10,8 +10,8 @@ from fastapi import APIRouter, status
 
 from api.deps import DispatcherUser, PathId, PolicyDep, RequireDispatcher, SessionDep, audit
 from api.models import PlaceCreate, PlacePublic, PlaceUpdate
-from dispatch.models import Place
-from dispatch.places import PlaceInput, create_place, get_place, update_place
+from dispatch.records.places import PlaceInput, create_place, get_place, update_place
+from dispatch.store.tables import Place
 
 router = APIRouter(prefix="/places", tags=["places"], dependencies=[RequireDispatcher])
 NOT_FOUND = {404: {"description": "no place with this id"}}

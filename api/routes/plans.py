@@ -27,8 +27,7 @@ from api.models import (
     PlanVersionPublic,
     RouteKpisPublic,
 )
-from dispatch.models import PlanJob, parse_utc
-from dispatch.plans import (
+from dispatch.planning.jobs import (
     enqueue_plan_job,
     get_plan_job,
     job_stale_after,
@@ -36,7 +35,8 @@ from dispatch.plans import (
     published_plan_view,
     start_plan_job,
 )
-from dispatch.validation import Conflict, Problems, check_service_day
+from dispatch.records.validation import Conflict, Problems, check_service_day
+from dispatch.store.tables import PlanJob, parse_utc
 
 router = APIRouter(prefix="/plans", tags=["plans"], dependencies=[RequireDispatcher])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="the job_id POST /plans/{day} answered")]

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Header, Response, status
 from api.deps import AuditWriterDep, DispatcherUser, PathId, RequireDispatcher, SessionDep, SheetRendererDep
 from api.models import RouteSheetPublic
 from api.sheet_views import audited_read
-from dispatch.sheets import find_sheet
-from dispatch.validation import NotFound
+from dispatch.planning.sheets import find_sheet
+from dispatch.records.validation import NotFound
 
 router = APIRouter(prefix="/route-sheets", tags=["route sheets"], dependencies=[RequireDispatcher])
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, status
 
 from api.deps import DispatcherUser, PathId, RequireDispatcher, SessionDep, audit
 from api.models import ServiceCreate, ServicePublic, ServiceUpdate
-from dispatch.catalogue import create_service, get_service, list_services, update_service
-from dispatch.models import Service
+from dispatch.records.catalogue import create_service, get_service, list_services, update_service
+from dispatch.store.tables import Service
 
 router = APIRouter(prefix="/services", tags=["services"], dependencies=[RequireDispatcher])
 NOT_FOUND = {404: {"description": "no service with this id"}}

@@ -19,8 +19,8 @@ from api.deps import (
     audit,
 )
 from api.models import Id, ShiftCreate, ShiftPublic, ShiftUpdate
-from dispatch.models import ShiftRow
-from dispatch.roster import create_shift, delete_shift, get_shift, list_shifts, update_shift
+from dispatch.records.roster import create_shift, delete_shift, get_shift, list_shifts, update_shift
+from dispatch.store.tables import ShiftRow
 
 router = APIRouter(prefix="/shifts", tags=["shifts"], dependencies=[RequireDispatcher])
 NOT_FOUND = {404: {"description": "no shift with this id"}}

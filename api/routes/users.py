@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from api.deps import AdminUser, Limit, Offset, PathId, RequireAdmin, SessionDep, audit
 from api.models import UserCreate, UserPublic, UserUpdate
+from dispatch.access.accounts import AccountError, User, create_user
+from dispatch.access.audit import append_event
 from dispatch.access.revocation import list_accounts, set_account_active
-from dispatch.accounts import AccountError, User, create_user
-from dispatch.audit import append_event
-from dispatch.validation import NotFound
+from dispatch.records.validation import NotFound
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[RequireAdmin])
 NOT_FOUND = {404: {"description": "no account with this id"}}

@@ -1,6 +1,6 @@
-"""Who may read what, and until when: ``revocation`` (ending an account's tokens, sessions and feeds at
-once, and enabling or disabling accounts).
+"""Who may read what, and the record of every read: ``accounts`` (users, passwords, tokens, sessions),
+``revocation`` (ending an account's access at once), ``calendar_feeds``, ``audit`` (the audit trail
+and its seal) and ``audit_writer`` (writing it off the request path).
 
-May import the rest of ``dispatch``; nothing in ``api``. (Issue 12 moves accounts, calendar feeds and the
-audit trail here.)
+May import ``dispatch.store`` and ``dispatch.records``; nothing in ``api``.
 """

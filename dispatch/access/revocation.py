@@ -2,7 +2,7 @@
 
 Access to patient data ends the moment an account is disabled or the medic behind it is
 deactivated. Two things make that hold. Every credential check looks at the account and at its
-medic (:func:`dispatch.accounts.find_token`, :func:`dispatch.calendar_feeds.find_feed`), so a
+medic (:func:`dispatch.access.accounts.find_token`, :func:`dispatch.access.calendar_feeds.find_feed`), so a
 disabled account's live token is refused on its very next request. And disabling revokes the
 tokens and feeds themselves, so re-enabling the account later does not bring an old token, or a
 feed address on a lost phone, back to life: the person signs in again.
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from dispatch.accounts import AccountError, User, revoke_user_tokens
-from dispatch.calendar_feeds import revoke_feeds
-from dispatch.validation import NotFound
+from dispatch.access.accounts import AccountError, User, revoke_user_tokens
+from dispatch.access.calendar_feeds import revoke_feeds
+from dispatch.records.validation import NotFound
 
 log = logging.getLogger(__name__)
 

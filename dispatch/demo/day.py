@@ -27,10 +27,11 @@ from types import MappingProxyType
 
 from sqlmodel import Session, select
 
-from dispatch.catalogue import PatientCare, seed_services, split_for_pumps, visit_time
 from dispatch.demo.areas import AREAS, DENVER, METRO, MOUNTAINS, Area, point_in
-from dispatch.labour import colorado_breaks
-from dispatch.models import (
+from dispatch.records.catalogue import PatientCare, seed_services, split_for_pumps, visit_time
+from dispatch.records.roster import ROLE_SKILLS
+from dispatch.rules.breaks import colorado_breaks
+from dispatch.store.tables import (
     Booking,
     BookingPatient,
     BookingStatus,
@@ -44,7 +45,6 @@ from dispatch.models import (
     Service,
     ShiftRow,
 )
-from dispatch.roster import ROLE_SKILLS
 
 FIRST = ["Alex", "Sam", "Jordan", "Casey", "Riley", "Morgan", "Taylor", "Jamie", "Avery", "Quinn", "Drew", "Reese"]
 LAST = ["Reyes", "Novak", "Kim", "Okafor", "Larsen", "Baptiste", "Moreau", "Sato", "Haddad", "Quist", "Varga"]

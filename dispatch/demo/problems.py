@@ -1,6 +1,6 @@
 """A generated day's planning input, built in a throwaway in-memory database.
 
-The day goes through the same translation as a real re-plan (:func:`dispatch.translate.build_day`):
+The day goes through the same translation as a real re-plan (:func:`dispatch.planning.translate.build_day`):
 the catalogue's durations, roles and credentials, Colorado breaks, groups cut to pumps.
 """
 
@@ -10,11 +10,11 @@ from datetime import date
 
 from sqlmodel import Session, SQLModel
 
-from dispatch.catalogue import seed_services
-from dispatch.config import Settings
-from dispatch.db import make_engine
 from dispatch.demo.day import DayKind, GeneratedDay, seed_day
-from dispatch.translate import DayInput, build_day
+from dispatch.planning.translate import DayInput, build_day
+from dispatch.records.catalogue import seed_services
+from dispatch.store.config import Settings
+from dispatch.store.db import make_engine
 
 
 def day_input(

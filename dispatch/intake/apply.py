@@ -22,14 +22,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from dispatch.bookings import (
-    LineInput,
-    booking_lines,
-    create_booking,
-    get_patient,
-    update_booking,
-)
-from dispatch.catalogue import services_by_code
 from dispatch.intake.parse import (
     BOOKING_FIELDS,
     MEDIC_FIELDS,
@@ -46,9 +38,16 @@ from dispatch.intake.parse import (
     read_rows,
     row_error,
 )
-from dispatch.models import Booking, Medic, Place, PlaceKind, Role, ShiftRow
-from dispatch.places import PlaceInput
-from dispatch.roster import (
+from dispatch.records.bookings import (
+    LineInput,
+    booking_lines,
+    create_booking,
+    get_patient,
+    update_booking,
+)
+from dispatch.records.catalogue import services_by_code
+from dispatch.records.places import PlaceInput
+from dispatch.records.roster import (
     CredentialInput,
     create_medic,
     create_shift,
@@ -56,7 +55,8 @@ from dispatch.roster import (
     update_medic,
     update_shift,
 )
-from dispatch.validation import Conflict, InvalidInput, Policy
+from dispatch.records.validation import Conflict, InvalidInput, Policy
+from dispatch.store.tables import Booking, Medic, Place, PlaceKind, Role, ShiftRow
 
 DEFAULT_SOURCE = "import"
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dispatch.geocode import inside, normalise_query
-from dispatch.models import PlaceKind, Role
+from dispatch.records.geocode import inside, normalise_query
+from dispatch.store.tables import PlaceKind, Role
 
 #: the screening questions a booking row may answer
 SCREENING = ("kidney_disease", "arrhythmia", "interacting_medication")

@@ -1,7 +1,7 @@
-"""Planning a day: ``day`` (plan_day: lease, queue for a slot, solve in a child under a memory limit,
-check, draft, atomic publish), ``leases`` (the day's lease and the re-plan slots), ``processes`` (which
-process holds them, and whether it still runs).
+"""Planning and publishing a day: ``translate`` (the one place rows become a ``routing.Problem`` and a
+``routing.Result`` becomes rows), ``day`` (plan_day: lease, solve in a child, check, draft, atomic
+publish), ``leases``, ``processes``, ``jobs`` (re-plans asked for through the API, and the published
+plans), ``sheets`` (route sheets), ``report`` and ``scheduler`` (the nightly re-plan).
 
-May import ``routing`` and the rest of ``dispatch``; nothing in ``api``. (Issue 12 moves the other
-planning modules here: translate, plans, sheets, scheduler.)
+May import ``routing`` and the rest of ``dispatch``; nothing in ``api``.
 """

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from dispatch.models import PlanLease, ReplanSlot, now_utc
 from dispatch.planning.processes import holder_gone
+from dispatch.store.tables import PlanLease, ReplanSlot, now_utc
 
 log = logging.getLogger(__name__)
 

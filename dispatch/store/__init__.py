@@ -1,6 +1,6 @@
-"""What the database keeps for the server itself: ``idempotency`` (the answers to POSTs sent with an
-Idempotency-Key, for 24 hours).
+"""What the database keeps and how it is reached: ``config`` (settings from config.toml and the
+environment), ``db`` (engines and sessions, SQLite or PostgreSQL), ``tables`` (every table),
+``migrations`` (Alembic) and ``idempotency`` (answers to POSTs sent with an Idempotency-Key).
 
-May import ``dispatch.models`` and ``dispatch.db``; nothing in ``api``. (Issue 12 moves settings, the
-engine, the tables and the migrations here.)
+May import ``routing`` for parameter types only; nothing else in ``dispatch``, nothing in ``api``.
 """

@@ -18,34 +18,17 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import LargeBinary, UniqueConstraint, delete
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Column, Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from dispatch.models import json_column, now_utc, utc_column
+from dispatch.store.tables import IdempotencyRecord, now_utc
 
 #: how long an answer is kept for a repeat
 KEEP_FOR = timedelta(hours=24)
 #: a claim whose request never finished (its process died) is given up after this
 ABANDONED_AFTER = timedelta(minutes=10)
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyRecord(SQLModel, table=True):
-    """A claimed key and, once the request succeeded, its answer."""
-
-    __tablename__ = "idempotency_record"
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="app_user.id", index=True)
-    key_hash: str
-    request_hash: str
-    status_code: int | None = None
-    #: the answer's content type and location, as [[name, value], ...]
-    headers: list[list[str]] = json_column(list)
-    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    created_at: datetime = utc_column()
-
-    __table_args__ = (UniqueConstraint("user_id", "key_hash", name="uq_idempotency_user_key"),)
 
 
 class Claim(enum.StrEnum):
