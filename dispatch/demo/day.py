@@ -28,9 +28,10 @@ from types import MappingProxyType
 from sqlmodel import Session, select
 
 from dispatch.demo.areas import AREAS, DENVER, METRO, MOUNTAINS, Area, point_in
-from dispatch.records.catalogue import PatientCare, seed_services, split_for_pumps, visit_time
-from dispatch.records.roster import ROLE_SKILLS
+from dispatch.records.catalogue import seed_services
 from dispatch.rules.breaks import colorado_breaks
+from dispatch.rules.durations import PatientCare, visit_time
+from dispatch.rules.groups import split_for_pumps
 from dispatch.store.tables import (
     Booking,
     BookingPatient,
@@ -180,7 +181,6 @@ def _medics(session: Session, rng: random.Random, day: date, count: int) -> tupl
         medic = Medic(
             name=names[k % len(names)] if k < len(names) else f"{names[k % len(names)]} {k // len(names) + 1}",
             role=role,
-            skills=list(ROLE_SKILLS[role]),
             home_place_id=home.id,
             stock={
                 "saline_bag": rng.randint(10, 14),

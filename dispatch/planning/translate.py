@@ -16,9 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from dispatch.records.catalogue import PatientCare, split_for_pumps, visit_time
 from dispatch.rules.breaks import colorado_breaks
+from dispatch.rules.durations import PatientCare, visit_time
 from dispatch.rules.eligibility import awaiting_clearance, clearance_flags, may_serve, unavailable, why_nobody_may_serve
+from dispatch.rules.groups import split_for_pumps
 from dispatch.store.config import Settings
 from dispatch.store.tables import (
     Booking,

@@ -1,34 +1,18 @@
-"""The service catalogue, and how long a visit takes.
+"""The service catalogue: what each service is, who may give it, what it uses, and its screening flags.
 
-A visit's duration is derived, never typed in:
-
-* access (parking, lobby, elevator) by place kind, once per visit: the
-  routing engine's shared *setup*, so two parts of one group booking at one
-  address only pay it once;
-* intake and vitals for each patient, longer for a first-time patient, one
-  patient after another (each needs their own cannulation);
-* the drips, which run side by side on the car's pumps: a patient's drip starts
-  when their intake is done;
-* observation after each drip, and packing up at the end.
+How long a visit takes is a rule of its own: :mod:`dispatch.rules.durations`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dispatch.records.validation import Conflict, NotFound
-from dispatch.store.tables import PlaceKind, Role, Service
-
-ACCESS_MINUTES = {PlaceKind.HOME: 5, PlaceKind.OFFICE: 12, PlaceKind.HOTEL: 15}
-INTAKE_MINUTES = 10
-FIRST_INTAKE_MINUTES = 20
-OBSERVATION_MINUTES = 10
-PACK_UP_MINUTES = 5
+from dispatch.store.tables import Role, Service
 
 MAGNESIUM_FLAGS = ["kidney_disease", "arrhythmia", "interacting_medication"]
 ALL_ROLES = [Role.RN.value, Role.PARAMEDIC.value, Role.NP.value]
@@ -143,66 +127,3 @@ def update_service(session: Session, *, service_id: int, changes: Mapping[str, A
     session.add(service)
     session.flush()
     return service
-
-
-@dataclass(frozen=True)
-class PatientCare:
-    """What one patient of a visit needs: their drip and whether it is their first visit."""
-
-    infusion_minutes: int
-    first_visit: bool
-
-
-@dataclass(frozen=True)
-class VisitTime:
-    setup_minutes: int
-    service_minutes: int
-
-
-def visit_time(kind: PlaceKind, patients: Sequence[PatientCare]) -> VisitTime:
-    """Access as setup; then staggered intakes, parallel drips, observation and packing up.
-
-    Patients are taken longest drip first, so the longest drip starts earliest.
-    Patient i's drip starts when intakes 1..i are done and ends ``infusion``
-    later; they are observed after it; the visit ends when the last patient's
-    observation ends, plus packing up.
-    """
-    if not patients:
-        raise ValueError("a visit needs at least one patient")
-    ordered = sorted(patients, key=lambda p: p.infusion_minutes, reverse=True)
-    clock = 0
-    finish = 0
-    for patient in ordered:
-        clock += FIRST_INTAKE_MINUTES if patient.first_visit else INTAKE_MINUTES
-        finish = max(finish, clock + patient.infusion_minutes + OBSERVATION_MINUTES)
-    return VisitTime(ACCESS_MINUTES[kind], finish + PACK_UP_MINUTES)
-
-
-def split_for_pumps[T](items: Sequence[T], pumps: int, uses_pump: Sequence[bool] | None = None) -> list[list[T]]:
-    """Cut a group into as few parts as a car with ``pumps`` pumps can run, each part's drips side
-    by side, the parts as even as can be (so a smaller car fits them too), in booking order.
-
-    ``uses_pump[i]`` says whether patient i's service needs a pump (a vitamin shot does not); by
-    default every one does. A group that needs no pump at all is one part.
-    """
-    if pumps < 1:
-        raise ValueError("pumps must be at least 1")
-    flags = list(uses_pump) if uses_pump is not None else [True] * len(items)
-    drips = sum(flags)
-    count = max(1, -(-drips // pumps))
-    if count == 1:
-        return [list(items)]
-    # the drips in order, as even as can be; a patient without one joins the smallest part
-    sizes = [drips // count + (1 if k < drips % count else 0) for k in range(count)]
-    parts: list[list[T]] = [[] for _ in range(count)]
-    filled = [0] * count
-    part = 0
-    for item, drip in zip(items, flags, strict=True):
-        if drip:
-            while filled[part] >= sizes[part]:
-                part += 1
-            parts[part].append(item)
-            filled[part] += 1
-        else:
-            parts[min(range(count), key=lambda k: len(parts[k]))].append(item)
-    return parts

@@ -22,7 +22,6 @@ from dispatch.records.validation import Conflict, NotFound, Policy, Problems, ch
 from dispatch.store.tables import Credential, Medic, PlaceKind, Role, ShiftRow
 
 #: what each role may do, recorded on the medic (planning reads each service's roles instead)
-ROLE_SKILLS = {Role.RN: ["iv", "magnesium", "nad"], Role.PARAMEDIC: ["iv"], Role.NP: ["iv", "magnesium", "nad"]}
 #: the longest a shift may run past its planned end
 MAX_OVERTIME = timedelta(hours=12)
 MEDIC_FIELDS = frozenset({"name", "role", "home", "stock", "pumps", "credentials", "active"})
@@ -59,7 +58,6 @@ def create_medic(
     medic = Medic(
         name=name,
         role=role,
-        skills=list(ROLE_SKILLS[role]),
         home_place_id=place.id,
         stock=dict(stock),
         pumps=pumps,
@@ -137,7 +135,6 @@ def update_medic(session: Session, *, medic_id: int, changes: Mapping[str, Any],
             setattr(medic, name, dict(changes[name]) if name == "stock" else changes[name])
     if "role" in changes:
         medic.role = Role(changes["role"])
-        medic.skills = list(ROLE_SKILLS[medic.role])
     session.add(medic)
     if changes.get("active") is False:
         end_medic_access(session, medic_id=medic_id)

@@ -142,7 +142,6 @@ class Medic(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
     role: Role
-    skills: list[str] = json_column(list)
     home_place_id: int = Field(foreign_key="place.id")
     stock: dict[str, int] = json_column(dict)
     pumps: int = 4
