@@ -7,7 +7,7 @@ server-owned fields (ids, status, plan version).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from dispatch.access.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountRole
+from dispatch.records.fields import PHONE_PATTERN, clean_text, phone_number, sane_date, sane_moment
 from dispatch.store.tables import BookingStatus, GeocodeStatus, PlaceKind, PlanJobStatus, PlanStatus, Role
 
 
@@ -150,59 +151,31 @@ class RouteSheetPublic(PublicModel):
 # are finite, and datetimes carry a time zone and stay in years a conversion to UTC cannot overflow.
 
 INT32_MAX = 2_147_483_647
-FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 
-def _clean_text(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
+def absent(**constraints: Any) -> Any:
+    """The default of an Update model's field: left out of the body means unchanged.
 
-
-def _sane_date(value: date) -> date:
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ValueError(f"must be a date from {FIRST_YEAR} to {LAST_YEAR}")
-    return value
-
-
-def _sane_moment(value: datetime) -> datetime:
-    try:
-        in_utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"must be a time from {FIRST_YEAR} to {LAST_YEAR}") from None
-    if not FIRST_YEAR <= in_utc.year <= LAST_YEAR:
-        raise ValueError(f"must be a time from {FIRST_YEAR} to {LAST_YEAR}")
-    return value
-
-
-def _phone_digits(value: str) -> str:
-    if not 10 <= sum(ch.isdigit() for ch in value) <= 15:
-        raise ValueError("must be a phone number (10 to 15 digits, e.g. +1 720 555 0100)")
-    return value
+    Pydantic never validates a default, so a ``null`` sent in a body is still a 422 (the field's
+    type has no None); ``Field`` is typed ``Any``, which lets the default differ from that type.
+    """
+    return Field(default=None, **constraints)
 
 
 Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_clean_text)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(clean_text)
 ]
 Address = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_clean_text)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(clean_text)
 ]
-Notes = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_clean_text)]
+Notes = Annotated[str, StringConstraints(max_length=1000), AfterValidator(clean_text)]
 #: a machine name: a service code, a supply, a screening question, a credential kind
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
-Phone = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ().-]{10,30}$"),
-    AfterValidator(_phone_digits),
-]
-Day = Annotated[date, AfterValidator(_sane_date)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN), AfterValidator(phone_number)]
+Day = Annotated[date, AfterValidator(sane_date)]
 #: an ISO 8601 time with its offset (2026-12-02T09:00:00-07:00); a time without one is a 422
-Moment = Annotated[AwareDatetime, AfterValidator(_sane_moment)]
+Moment = Annotated[AwareDatetime, AfterValidator(sane_moment)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=10_000)]
@@ -240,11 +213,11 @@ class PlaceCreate(InputModel):
 class PlaceUpdate(InputModel):
     """New lat and lon fix a flagged place; a new address alone is geocoded again."""
 
-    address: Address = None  # type: ignore[assignment]  # optional, but never null
-    kind: PlaceKind = None  # type: ignore[assignment]
-    lat: Lat = None  # type: ignore[assignment]
-    lon: Lon = None  # type: ignore[assignment]
-    access_notes: Notes = None  # type: ignore[assignment]
+    address: Address = absent()
+    kind: PlaceKind = absent()
+    lat: Lat = absent()
+    lon: Lon = absent()
+    access_notes: Notes = absent()
 
 
 class PlacePublic(PublicModel):
@@ -301,13 +274,13 @@ class MedicCreate(InputModel):
 class MedicUpdate(InputModel):
     """The fields to change; ``credentials`` replaces the list, ``home`` moves the home."""
 
-    name: Name = None  # type: ignore[assignment]
-    role: Role = None  # type: ignore[assignment]
-    home: HomeIn = None  # type: ignore[assignment]
-    stock: Stock = None  # type: ignore[assignment]
-    pumps: Pumps = None  # type: ignore[assignment]
-    credentials: list[CredentialIn] = Field(default=None, max_length=20)  # type: ignore[assignment]
-    active: bool = None  # type: ignore[assignment]
+    name: Name = absent()
+    role: Role = absent()
+    home: HomeIn = absent()
+    stock: Stock = absent()
+    pumps: Pumps = absent()
+    credentials: list[CredentialIn] = absent(max_length=20)
+    active: bool = absent()
 
 
 class MedicPublic(PublicModel):
@@ -336,9 +309,9 @@ class ShiftCreate(InputModel):
 
 
 class ShiftUpdate(InputModel):
-    service_date: Day = None  # type: ignore[assignment]
-    starts_at: Moment = None  # type: ignore[assignment]
-    ends_at: Moment = None  # type: ignore[assignment]
+    service_date: Day = absent()
+    starts_at: Moment = absent()
+    ends_at: Moment = absent()
     hard_end_at: Moment | None = None
 
     _ends_after_start = field_validator("ends_at")(_after("starts_at"))
@@ -372,12 +345,12 @@ class ServiceCreate(InputModel):
 class ServiceUpdate(InputModel):
     """The fields to change; the code stays (bookings name it)."""
 
-    name: Name = None  # type: ignore[assignment]
-    infusion_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = None  # type: ignore[assignment]
-    roles: list[Role] = Field(default=None, min_length=1, max_length=3)  # type: ignore[assignment]
-    supplies: Stock = None  # type: ignore[assignment]
-    clearance_flags: list[Code] = Field(default=None, max_length=50)  # type: ignore[assignment]
-    uses_pump: bool = None  # type: ignore[assignment]
+    name: Name = absent()
+    infusion_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = absent()
+    roles: list[Role] = absent(min_length=1, max_length=3)
+    supplies: Stock = absent()
+    clearance_flags: list[Code] = absent(max_length=50)
+    uses_pump: bool = absent()
 
 
 class ServicePublic(PublicModel):
@@ -405,11 +378,11 @@ class PatientCreate(InputModel):
 
 
 class PatientUpdate(InputModel):
-    full_name: Name = None  # type: ignore[assignment]
-    display_name: Name = None  # type: ignore[assignment]
-    phone: Phone = None  # type: ignore[assignment]
-    date_of_birth: Day = None  # type: ignore[assignment]
-    screening: Screening = None  # type: ignore[assignment]
+    full_name: Name = absent()
+    display_name: Name = absent()
+    phone: Phone = absent()
+    date_of_birth: Day = absent()
+    screening: Screening = absent()
 
 
 class PatientPublic(PublicModel):
@@ -460,17 +433,17 @@ class BookingCreate(InputModel):
 class BookingUpdate(InputModel):
     """The fields to change; ``patients`` replaces the list (and sets the status again)."""
 
-    service_date: Day = None  # type: ignore[assignment]
-    window_start: Moment = None  # type: ignore[assignment]
-    window_end: Moment = None  # type: ignore[assignment]
+    service_date: Day = absent()
+    window_start: Moment = absent()
+    window_end: Moment = absent()
     #: null in both removes the second window
     alt_window_start: Moment | None = None
     alt_window_end: Moment | None = None
-    place: PlaceCreate = None  # type: ignore[assignment]
-    place_id: Id = None  # type: ignore[assignment]
-    patients: list[BookingPatientIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[assignment]
+    place: PlaceCreate = absent()
+    place_id: Id = absent()
+    patients: list[BookingPatientIn] = absent(min_length=1, max_length=20)
     preferred_medic_id: Id | None = None
-    priority: Priority = None  # type: ignore[assignment]
+    priority: Priority = absent()
 
     _ends_after_start = field_validator("window_end")(_after("window_start"))
     _alt_ends_after_start = field_validator("alt_window_end")(_after("alt_window_start"))

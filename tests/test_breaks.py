@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from dispatch.rules.breaks import colorado_breaks
 from tests.conftest import DENVER
 
-
 MEAL = timedelta(minutes=30)
 REST = timedelta(minutes=10)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dispatch.records.fields import clean_text, phone_number
 from dispatch.records.geocode import inside, normalise_query
 from dispatch.store.tables import PlaceKind, Role
 
@@ -68,7 +69,10 @@ def _text(value: Any) -> str:
         raise Invalid("must be text")
     if len(value) > MAX_TEXT:
         raise Invalid(f"is too long (at most {MAX_TEXT} characters)")
-    return value
+    try:
+        return clean_text(value)
+    except ValueError as error:
+        raise Invalid(str(error)) from None
 
 
 def _day(value: Any) -> date:
@@ -150,11 +154,10 @@ def _ref(value: Any) -> str:
 
 
 def _phone(value: Any) -> str:
-    text = _text(value)
-    digits = sum(char.isdigit() for char in text)
-    if not re.fullmatch(r"\+?[\d\s().-]+", text) or not 10 <= digits <= 15:
-        raise Invalid("must be a phone number (10 to 15 digits, e.g. +1 720 555 0100)")
-    return text
+    try:
+        return phone_number(_text(value))
+    except ValueError as error:
+        raise Invalid(str(error)) from None
 
 
 def _choice(options: Iterable[str]) -> Callable[[Any], str]:
