@@ -1,7 +1,8 @@
-"""``dripline serve`` and ``dripline users add``; every other command goes on to :mod:`dispatch.cli`.
+"""The ``dripline`` command line: one parser, into which each layer registers its commands.
 
-The api layer may import dispatch, never the reverse, so this is the ``dripline`` entry point
-that knows about both: ``[project.scripts] dripline = "api.cli:main"``.
+The api layer may import dispatch, never the reverse, so this is the entry point that knows about
+both (``[project.scripts] dripline = "api.cli:main"``): :mod:`dispatch.cli` adds demo, plan, import,
+scheduler, audit, catalogue and roads, and this module adds the server and the accounts:
 
 * ``dripline serve [--host H] [--port P] [--db URL] [--workers N]`` migrates the database and runs the API
   with uvicorn, in N worker processes sharing the port (``[api] workers``; one per core).
@@ -21,18 +22,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatch.cli import one_line_errors
+from dispatch.cli import Commands, new_parser, one_line_errors
+from dispatch.cli import register as dispatch_commands
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-API_COMMANDS = frozenset({"serve", "users"})
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dripline", description="Dripline's API server and accounts.")
-    parser.add_argument("--config", help="path to config.toml (default: $DRIPLINE_CONFIG or ./config.toml)")
-    commands = parser.add_subparsers(dest="command", required=True)
+def register(commands: Commands) -> None:
+    """Add the api layer's commands: ``serve`` and ``users``."""
     serve = commands.add_parser("serve", help="run the HTTP API (uvicorn)")
     serve.add_argument("--host", default=None, help="address to listen on (default: [api] host)")
     serve.add_argument("--port", type=int, default=None, help="port (default: [api] port)")
@@ -55,23 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         action = actions.add_parser(word, help=meaning)
         action.add_argument("username")
         action.add_argument("--db", default=None, help="database URL (default: [database] url in config.toml)")
-    return parser
-
-
-def command_word(argv: list[str]) -> str | None:
-    """The sub-command in ``argv`` (skipping ``--config PATH``), or None before an option such as -h."""
-    index = 0
-    while index < len(argv):
-        word = argv[index]
-        if word == "--config":
-            index += 2
-        elif word.startswith("--config="):
-            index += 1
-        elif word.startswith("-"):
-            return None
-        else:
-            return word
-    return None
+    serve.set_defaults(run=run_serve)
+    for name, parser in actions.choices.items():
+        parser.set_defaults(run=USER_ACTIONS[name])
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -204,16 +188,23 @@ def run_users_switch(args: argparse.Namespace) -> int:
 USER_ACTIONS = {"add": run_users_add, "list": run_users_list, "disable": run_users_switch, "enable": run_users_switch}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``serve`` and ``users``; any other command is handed to dispatch.cli."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if command_word(argv) not in API_COMMANDS:
-        from dispatch.cli import main as dispatch_main
+def parser() -> argparse.ArgumentParser:
+    """The whole ``dripline`` command line: dispatch's commands and the api's."""
+    whole, commands = new_parser()
+    dispatch_commands(commands)
+    register(commands)
+    return whole
 
-        return dispatch_main(argv)
-    args = _parser().parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; without one, print the help. Bad input is one line on stderr, exit status 2."""
+    whole = parser()
+    args = whole.parse_args(argv)
+    if args.command is None:
+        whole.print_help()
+        return 0
     # AccountError is a ValueError, so a bad account field is one line too
-    return one_line_errors(lambda: run_serve(args) if args.command == "serve" else USER_ACTIONS[args.action](args))
+    return one_line_errors(lambda: args.run(args))
 
 
 if __name__ == "__main__":

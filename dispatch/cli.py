@@ -26,11 +26,18 @@ from dispatch.records.catalogue import seed_services, services_by_code
 from dispatch.store.config import Settings
 from dispatch.store.db import engine_for, make_engine, migrate, session_scope
 
+Commands = argparse._SubParsersAction  # what ``add_subparsers`` returns: each layer adds its commands to it
 
-def _parser() -> argparse.ArgumentParser:
+
+def new_parser() -> tuple[argparse.ArgumentParser, Commands]:
+    """The ``dripline`` parser and its (empty) set of commands; each layer registers its own."""
     parser = argparse.ArgumentParser(prog="dripline", description="Dispatch and routing for mobile IV therapy.")
     parser.add_argument("--config", help="path to config.toml (default: $DRIPLINE_CONFIG or ./config.toml)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND")
+
+
+def register(commands: Commands) -> None:
+    """Add the dispatch layer's commands; each runs as ``args.run(args, settings)``."""
     demo = commands.add_parser("demo", help="plan a generated Denver-area day in a fresh embedded database")
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same day (default 7)")
     demo.add_argument("--medics", type=_positive, default=20)
@@ -80,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("extract", type=Path, help="an OpenStreetMap extract (.osm.pbf or .osm)")
     build.add_argument("--out", type=Path, default=None, help="directory for the graph (default: the extract's)")
-    return parser
+    for name, parser in commands.choices.items():
+        if name in COMMANDS:
+            parser.set_defaults(run=lambda args, run=COMMANDS[name]: run(args, Settings.load(args.config)))
 
 
 def _day(text: str) -> date:
@@ -257,11 +266,6 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    return one_line_errors(lambda: COMMANDS[args.command](args, Settings.load(args.config)))
-
-
 def one_line_errors(command: Callable[[], int]) -> int:
     """Run a command; bad input or a database error becomes one line on stderr
     and exit status 2, never a stack trace."""
@@ -276,7 +280,3 @@ def one_line_errors(command: Callable[[], int]) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 names, the catalogue's durations, and a report that counts what it leaves out. The catalogue is
 seeded only when asked (`dripline catalogue seed`, which the demo runs).
 
-Real commands (``dispatch.cli.main``) on real SQLite files; the demo's solve runs in its child
+Real commands (``api.cli.main``, the one ``dripline`` parser) on real SQLite files; the demo's solve runs in its child
 process with a short limit.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from dispatch.cli import main
+from api.cli import main
 from dispatch.demo import WEEKDAY, day_input
 from dispatch.records.catalogue import seed_services
 from dispatch.store.db import make_engine, migrate

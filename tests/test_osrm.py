@@ -35,7 +35,7 @@ from urllib.error import HTTPError
 import numpy as np
 import pytest
 
-from dispatch.cli import main
+from api.cli import main
 from dispatch.store.config import Settings
 from routing import Location, Problem, Shift, TravelMatrix, Visit
 from routing.matrix import HaversineTravel, haversine_metres
