@@ -54,13 +54,13 @@ from api.routes import (
 )
 from api.sheet_views import SheetRenderer
 from api.throttle import LoginThrottle
-from dispatch.access.audit import seal_head, use_key
+from dispatch.access.audit import seal_head
 from dispatch.access.audit_writer import AuditUnavailable, AuditWriter
 from dispatch.planning.day import Solver
 from dispatch.records.geocode import Geocoder, make_geocoder
 from dispatch.records.validation import Conflict, InvalidInput, NotFound
 from dispatch.store.config import Settings
-from dispatch.store.db import make_engine
+from dispatch.store.db import make_engine, use_key
 
 ROUTERS = (
     health,

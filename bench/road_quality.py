@@ -44,7 +44,7 @@ from routing import (
     solve,
 )
 from routing.check import check
-from routing.matrix import haversine_metres
+from routing.travel.matrix import haversine_metres
 
 BALTIMORE = ZoneInfo("America/New_York")
 DAY = date(2026, 12, 2)

@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import HTTPError
 
+from dispatch.roads import build_graph, osrm_executable
 from routing import Location
-from routing.osrm import OsrmLocalTravel, build_graph, osrm_executable
+from routing.travel import OsrmLocalTravel
 
 EXTRACT = Path(__file__).resolve().parents[1] / "tests" / "data" / "baltimore.osm.pbf"
 #: Where the extract's road network is (south, west, north, east): inside the 1st-99th percentile of its nodes.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.solomon import SCALE, Routes, SolomonInstance, scale_down, scale_up, scaled_matrix
+from bench.solomon_instances import SCALE, Routes, SolomonInstance, scale_down, scale_up, scaled_matrix
 
 
 def _pyvrp_model(instance: SolomonInstance) -> Any:

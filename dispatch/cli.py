@@ -246,7 +246,7 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_roads(args: argparse.Namespace, settings: Settings) -> int:
     """``dripline roads build``: osrm-extract (car profile) and osrm-contract, with osrm-bindings' executables."""
-    from routing.osrm import build_graph
+    from dispatch.roads import build_graph
 
     print(f"Building the road graph from {args.extract} (osrm-extract + osrm-contract) ...", flush=True)
     graph = build_graph(args.extract, args.out)

@@ -5,12 +5,20 @@ This package is pure: it imports no database, web framework or scheduler.
 """
 
 from routing.explain import explain
-from routing.matrix import HaversineTravel, TravelMatrix, TravelMatrixProvider
-from routing.model import Break, Location, Problem, Shift, TimeWindow, UnservableVisitWarning, Visit
-from routing.osrm import CachedTravel, OsrmHttpTravel, OsrmLocalTravel, RoadTravelError
+from routing.model import Break, Problem, Shift, TimeWindow, UnservableVisitWarning, Visit
 from routing.params import SolveParams
 from routing.result import Kpis, PlacedBreak, Reason, Result, Route, Stop, Unassigned
 from routing.search import solve
+from routing.travel import (
+    CachedTravel,
+    HaversineTravel,
+    Location,
+    OsrmHttpTravel,
+    OsrmLocalTravel,
+    RoadTravelError,
+    TravelMatrix,
+    TravelMatrixProvider,
+)
 
 __all__ = [
     "Break",

@@ -13,10 +13,8 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from routing.matrix import TravelMatrix, TravelMatrixProvider
+from routing.travel.matrix import HaversineTravel, Location, TravelMatrix, TravelMatrixProvider
 
 ZERO = timedelta(0)
 
@@ -89,20 +87,6 @@ def _require_duration(owner: str, name: str, value: timedelta) -> None:
         raise ValueError(f"{owner} {name} must be a timedelta, got {type(value).__name__}.")
     if value < ZERO:
         raise ValueError(f"{owner} {name} must not be negative, got {value}.")
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A point on the earth, in degrees (WGS 84)."""
-
-    lat: float
-    lon: float
-
-    def __post_init__(self) -> None:
-        if not -90.0 <= self.lat <= 90.0:
-            raise ValueError(f"Location lat must lie in [-90, 90], got {self.lat}.")
-        if not -180.0 <= self.lon <= 180.0:
-            raise ValueError(f"Location lon must lie in [-180, 180], got {self.lon}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +276,6 @@ class Problem:
         group_arrival: timedelta = timedelta(minutes=10),
     ) -> Problem:
         """Make a problem, computing its matrix with ``provider`` (haversine by default)."""
-        from routing.matrix import HaversineTravel
 
         visits, shifts = tuple(visits), tuple(shifts)
         provider = provider or HaversineTravel()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -160,10 +160,7 @@ class SolveParams:
     def from_mapping(cls, table: Mapping[str, Any]) -> SolveParams:
         """Build from a ``[solver]`` table; unknown keys are an error."""
         defaults = cls()
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(f"[solver] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        reject_unknown_keys("solver", table, [f.name for f in fields(cls)])
         values = dict(table)
         for key, value in values.items():
             _require_type(key, value, getattr(defaults, key))
@@ -198,3 +195,12 @@ def _require_type(key: str, value: Any, default: Any) -> None:
         wanted = "a list of strings"
     if not ok:
         raise ValueError(f"[solver] {key} must be {wanted}, got {value!r}.")
+
+
+def reject_unknown_keys(table_name: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
+    """A typo in config.toml is an error, never silently ignored: name the unknown keys and the known ones."""
+    if not isinstance(table, Mapping):
+        raise ValueError(f"[{table_name}] must be a table.")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ValueError(f"[{table_name}] has unknown key(s) {unknown}; known keys are {sorted(known)}.")

@@ -29,7 +29,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from routing import pyvrp_seed, vroom_seed
+import routing.pyvrp_seed as pyvrp_seed
+import routing.vroom_seed as vroom_seed
 from routing.compiled import Compiled, compile_problem
 from routing.explain import Placed, explain
 from routing.lns import Lns

@@ -41,9 +41,9 @@ import numpy as np
 import pytest
 
 from routing.check import CHECKS, check
-from routing.matrix import TravelMatrix
-from routing.model import Break, Location, Problem, Shift, TimeWindow, UnservableVisitWarning, Visit
+from routing.model import Break, Problem, Shift, TimeWindow, UnservableVisitWarning, Visit
 from routing.result import Kpis, PlacedBreak, Reason, Result, Route, Stop, Unassigned
+from routing.travel.matrix import Location, TravelMatrix
 
 DENVER = ZoneInfo("America/Denver")
 HOME = Location(39.70, -105.00)

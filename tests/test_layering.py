@@ -3,7 +3,10 @@
 * routing/ is pure: it imports no database, web framework, scheduler, nor the layers above it.
 * Exactly one module imports ortools, and it is routing/solver.py; one imports pyvrp and one vroom
   (routing/pyvrp_seed.py, routing/vroom_seed.py), besides the benchmarks.
-* dispatch/ does not import api/.
+* dispatch/ does not import api/, and api/ imports no solver (ortools, pyvrp, vroom) nor the scheduler.
+* Inside dispatch/, sub-packages import downwards only (store, rules, records, access, planning, then
+  intake, demo, roads and cli), except for the few edges named in ``UPWARD``, each with its reason.
+* No module imports itself through a circle of imports.
 
 Every import counts: module level, inside functions, under ``if TYPE_CHECKING:``, and
 ``importlib.import_module("x")`` / ``__import__("x")`` calls with a literal name.
@@ -150,3 +153,117 @@ def test_keep_dispatch_free_of_api_imports() -> None:
         where(path, line, name) for path in files for line, name in imports_of(path) if top_level(name) == "api"
     ]
     assert not offending, "dispatch/ must not import api/, but:\n" + "\n".join(offending)
+
+
+def _project_module_graph() -> dict[str, set[str]]:
+    """Each project module, and the project modules it imports (an import of a name inside a module counts
+    as an import of that module)."""
+    modules = {module_name(path): path for path in project_files()}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = set()
+        for _, name in imports_of(path):
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
+        graph[module] = targets
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_cycle_finder_finds_a_circle() -> None:
+    """The cycle finder is not vacuous: a -> b -> c -> a is one circle, and d beside it is none."""
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_imports_itself_through_a_circle() -> None:
+    """No circle of imports among the project's modules (routing, dispatch, api, bench), lazy ones included."""
+    assert _cycles(_project_module_graph()) == []
+
+
+#: dispatch's sub-packages, lowest first: each may import those before it
+DISPATCH_ORDER = ["store", "rules", "records", "access", "planning", "intake", "demo", "roads", "cli"]
+#: the only imports that go up the order, and why
+UPWARD = {
+    ("dispatch.store.config", "dispatch.rules.eligibility"): "the settings carry [credentials], the rule's data",
+    ("dispatch.records.roster", "dispatch.access.revocation"): "deactivating a medic ends their access at once",
+    ("dispatch.records.bookings", "dispatch.planning.sheets"): "an edit refreshes the published sheets it touches",
+    ("dispatch.records.places", "dispatch.planning.sheets"): "an edit refreshes the published sheets it touches",
+    ("dispatch.records.roster", "dispatch.planning.sheets"): "an edit refreshes the published sheets it touches",
+}
+
+
+def _rank(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "dispatch" or len(parts) < 2:
+        return None
+    return DISPATCH_ORDER.index(parts[1]) if parts[1] in DISPATCH_ORDER else None
+
+
+def test_dispatch_subpackages_import_downwards() -> None:
+    """A dispatch sub-package imports only those below it, but for the edges named in UPWARD."""
+    graph = _project_module_graph()
+    unplaced = sorted(m for m in graph if m.startswith("dispatch.") and _rank(m) is None)
+    assert unplaced == [], f"every dispatch module belongs to a sub-package of DISPATCH_ORDER: {unplaced}"
+    upward = {
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if (low := _rank(module)) is not None and (high := _rank(target)) is not None and high > low
+    }
+    assert sorted(upward - set(UPWARD)) == []
+    assert sorted(set(UPWARD) - upward) == [], "an edge in UPWARD is gone: take it out"
+
+
+def test_keep_api_free_of_solver_and_scheduler_imports() -> None:
+    """No file of api/ imports ortools, pyvrp, vroom or apscheduler: it calls dispatch's services."""
+    forbidden = {"ortools", "pyvrp", "vroom", "apscheduler"}
+    offending = [
+        where(path, line, name)
+        for path in python_files("api")
+        for line, name in imports_of(path)
+        if top_level(name) in forbidden
+    ]
+    assert offending == []

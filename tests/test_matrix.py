@@ -1,4 +1,4 @@
-"""routing.matrix: the haversine travel estimate and the TravelMatrix container.
+"""routing.travel.matrix: the haversine travel estimate and the TravelMatrix container.
 
 geopy's geodesic distance (on the WGS 84 ellipsoid) is the exact reference; it is used only here, to check
 that the spherical estimate with circuity 1 is within 0.5 % for Denver-area trips.
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from geopy.distance import geodesic
 
-from routing.matrix import EARTH_RADIUS_M, HaversineTravel, TravelMatrix, TravelMatrixProvider, haversine_metres
 from routing.model import Location
+from routing.travel.matrix import EARTH_RADIUS_M, HaversineTravel, TravelMatrix, TravelMatrixProvider, haversine_metres
 
 DENVER = Location(39.7392, -104.9903)
 BOULDER = Location(40.0150, -105.2705)

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from routing.matrix import TravelMatrix
 from routing.model import (
     Break,
     Location,
@@ -25,6 +24,7 @@ from routing.model import (
     Visit,
     seconds_between,
 )
+from routing.travel.matrix import TravelMatrix
 
 DENVER = ZoneInfo("America/Denver")
 HOME = Location(39.74, -104.99)

@@ -1,4 +1,4 @@
-"""Road travel from OSRM (routing/osrm.py), on the real engine: no mocks of OSRM.
+"""Road travel from OSRM (routing/travel/), on the real engine: no mocks of OSRM.
 
 * A synthetic town, written here as OSM XML and built with osrm-extract + osrm-contract (car profile, CH) once per
   session, checked against durations and distances worked out by hand.
@@ -36,18 +36,11 @@ import numpy as np
 import pytest
 
 from api.cli import main
+from dispatch.roads import build_graph, osrm_executable
 from dispatch.store.config import Settings
 from routing import Location, Problem, Shift, TravelMatrix, Visit
-from routing.matrix import HaversineTravel, haversine_metres
-from routing.osrm import (
-    CachedTravel,
-    OsrmHttpTravel,
-    OsrmLocalTravel,
-    RoadTravelError,
-    build_graph,
-    clear_matrix_cache,
-    osrm_executable,
-)
+from routing.travel import CachedTravel, OsrmHttpTravel, OsrmLocalTravel, RoadTravelError, clear_matrix_cache
+from routing.travel.matrix import HaversineTravel, haversine_metres
 from tests.conftest import at, solve_checked, window
 
 DATA = Path(__file__).parent / "data"
@@ -238,7 +231,7 @@ def test_town_unreachable_pairs_fall_back_and_are_counted(town_graph: Path, capl
     estimate (great circle x circuity at speed_kmh) times unreachable_factor, counted, and logged."""
     places = [X, Y, TRAP, ISLAND]
     provider = OsrmLocalTravel(str(town_graph), unreachable_factor=2.0, speed_kmh=36.0, circuity=1.25)
-    with caplog.at_level(logging.WARNING, logger="routing.osrm"):
+    with caplog.at_level(logging.WARNING, logger="routing.travel"):
         matrix = provider.matrix(places)
     # Reachable: X <-> Y and into the trap from X and Y. Everything else off the diagonal is null: 8 pairs.
     unreachable = [(2, 0), (2, 1), (2, 3), (3, 0), (3, 1), (3, 2), (0, 3), (1, 3)]
@@ -355,7 +348,7 @@ def test_http_chunks_and_agrees_with_local_on_town(town_graph: Path, town_server
 def test_http_too_big_splits_blocks(town_graph: Path, town_server: str, caplog: pytest.LogCaptureFixture) -> None:
     """max_table_size set above the server's: the server answers TooBig, the blocks are split until they fit, the
     answer is still exact, and a warning says to fix the setting."""
-    with caplog.at_level(logging.WARNING, logger="routing.osrm"):
+    with caplog.at_level(logging.WARNING, logger="routing.travel"):
         remote = OsrmHttpTravel(town_server, max_table_size=100).matrix(TOWN_POINTS)
     assert_same(remote, OsrmLocalTravel(str(town_graph)).matrix(TOWN_POINTS))
     assert "refused a 25 x 25 table as too big" in caplog.text

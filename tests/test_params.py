@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dispatch.store.config import Settings
-from routing.matrix import HaversineTravel
 from routing.params import SolveParams
+from routing.travel.matrix import HaversineTravel
 
 REPO_CONFIG = Path(__file__).parents[1] / "config.toml"
 WEIGHTS = ["unassigned_penalty", "optional_penalty", "preference_cost", "balance_cost"]

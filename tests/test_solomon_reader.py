@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.solomon import check_routes, read_instance, resolve_instance, to_problem, total_distance
+from bench.solomon_instances import check_routes, read_instance, resolve_instance, to_problem, total_distance
 
 # depot at (0, 0); customers 1 at (3, 4) and 2 at (6, 8): 5 apart along one line
 TINY = """TINY

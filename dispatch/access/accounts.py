@@ -9,7 +9,6 @@ usable token. Neither passwords nor tokens are ever logged.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import logging
 import secrets
@@ -20,9 +19,9 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
-from sqlmodel import AutoString, Column, Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from dispatch.store.tables import Medic, UTCDateTime, now_utc, utc_column
+from dispatch.store.tables import AccountRole, ApiToken, Medic, TokenKind, User, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -43,51 +42,6 @@ class AccountError(ValueError):
         self.field = field
         self.message = message
         self.conflict = conflict
-
-
-class AccountRole(enum.StrEnum):
-    DISPATCHER = "dispatcher"
-    MEDIC = "medic"
-    ADMIN = "admin"
-
-
-class User(SQLModel, table=True):
-    """A person who signs in. A medic's account points at their Medic row."""
-
-    __tablename__ = "app_user"  # "user" is a reserved word in PostgreSQL
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(unique=True, index=True)
-    password_hash: str = Field(repr=False)
-    role: AccountRole
-    medic_id: int | None = Field(default=None, foreign_key="medic.id", index=True, unique=True)  # one account each
-    active: bool = True
-    created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
-
-
-class TokenKind(enum.StrEnum):
-    """Where a token may be presented: a Bearer header (any request), or the phone's sign-in cookie (reads only)."""
-
-    BEARER = "bearer"
-    SESSION = "session"
-
-
-class ApiToken(SQLModel, table=True):
-    """An issued token, by digest. ``revoked_at`` set or ``expires_at`` past: no longer valid.
-
-    ``kind`` says where it may be presented: a session token (the sign-in page's cookie, which lives
-    a shift) is refused in a Bearer header, so it can never make a write.
-    """
-
-    __tablename__ = "api_token"
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="app_user.id", index=True)
-    token_hash: str = Field(unique=True, index=True, repr=False)
-    created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
-    expires_at: datetime = utc_column()
-    revoked_at: datetime | None = utc_column(nullable=True)
-    kind: TokenKind = Field(
-        default=TokenKind.BEARER, sa_column=Column(AutoString(), nullable=False, server_default="bearer")
-    )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ Updating the head first serialises appenders (a row lock on PostgreSQL, the
 write lock on SQLite), so the chain never forks.
 
 Which key an engine's events are hashed with is registered once per engine
-(:func:`use_key`, done by ``create_app``, the CLI and the job processes from
+(:func:`dispatch.store.db.use_key`, done by ``create_app``, the CLI and the job processes from
 their settings); an engine nobody registered uses the development key, which
 production settings refuse, so a forgotten registration fails verification
 rather than passing silently. Rows written before the trail was keyed (an
@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,62 +35,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from dispatch.store.config import DEV_AUDIT_KEY
-from dispatch.store.tables import json_column, now_utc, utc_column
+from dispatch.store.db import key_of
+from dispatch.store.tables import GENESIS_HASH, HEAD_ID, AuditEvent, AuditHead, ResourceId, now_utc
 
 ACTIONS = frozenset({"read", "write", "deny", "publish", "login"})
-GENESIS_HASH = "0" * 64
-HEAD_ID = 1
-
-ResourceId = int | str
-
-
-class AuditEvent(SQLModel, table=True):
-    """One audited event. Never updated, never deleted."""
-
-    __tablename__ = "audit_event"
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = utc_column()
-    #: the account that acted; None for the system (scheduler, CLI) or an unauthenticated caller
-    actor_user_id: int | None = Field(default=None, index=True)
-    action: str = Field(index=True)
-    resource: str
-    #: ids only (ints, or short strings such as "patient:12"), never names, phones or addresses
-    resource_ids: list[ResourceId] = json_column(list)
-    outcome: str
-    prev_hash: str
-    row_hash: str = Field(unique=True)
-
-
-class AuditHead(SQLModel, table=True):
-    """The newest row's hash (one row, id 1): appenders lock it, and a deleted tail shows against it."""
-
-    __tablename__ = "audit_head"
-    id: int = Field(default=HEAD_ID, primary_key=True)
-    last_hash: str = GENESIS_HASH
-    events: int = 0
-    #: HMAC of (events, last_hash): nobody without the key can move the head to a shorter chain
-    mac: str | None = None
-    #: rows written before the trail was keyed (unkeyed sha256), and the hash the last of them ends on
-    legacy_events: int = 0
-    legacy_last_hash: str = GENESIS_HASH
-
-
-#: the key of engines nobody registered one for: what the development settings use (production refuses it)
-_KEYS: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
-
-
-def use_key(engine: Engine, key: str) -> None:
-    """Hash the audit events written through ``engine`` with ``key`` (``[audit] key``)."""
-    _KEYS[engine] = key.encode()
-
-
-def key_of(session: Session) -> bytes:
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    return _KEYS.get(engine, DEV_AUDIT_KEY.encode())
 
 
 def _stamp(at: datetime) -> str:

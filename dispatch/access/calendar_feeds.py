@@ -11,24 +11,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from dispatch.access.accounts import User, may_sign_in, medic_is_active, token_digest
-from dispatch.store.tables import now_utc, utc_column
-
-
-class CalendarFeed(SQLModel, table=True):
-    """An issued feed address, by digest; ``revoked_at`` set: no longer valid."""
-
-    __tablename__ = "calendar_feed"
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="app_user.id", index=True)
-    token_hash: str = Field(unique=True, index=True, repr=False)
-    created_at: datetime = utc_column()
-    revoked_at: datetime | None = utc_column(nullable=True)
+from dispatch.store.tables import CalendarFeed, now_utc
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,14 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from dispatch.access.audit import append_event, use_key
+from dispatch.access.audit import append_event
 from dispatch.planning.leases import acquire_lease, release_lease, release_slot, renew_lease, wait_for_slot
 from dispatch.planning.processes import process_tag
 from dispatch.planning.sheets import store_sheets
 from dispatch.planning.translate import DayInput, build_day, result_rows
 from dispatch.records.bookings import bookings_on
 from dispatch.store.config import Settings
-from dispatch.store.db import session_scope
+from dispatch.store.db import session_scope, use_key
 from dispatch.store.tables import (
     Booking,
     BookingStatus,

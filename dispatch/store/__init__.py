@@ -2,5 +2,5 @@
 environment), ``db`` (engines and sessions, SQLite or PostgreSQL), ``tables`` (every table),
 ``migrations`` (Alembic) and ``idempotency`` (answers to POSTs sent with an Idempotency-Key).
 
-May import ``routing`` for parameter types only; nothing else in ``dispatch``, nothing in ``api``.
+May import ``routing`` and ``dispatch.rules`` (the settings hold their parameters); nothing in ``api``.
 """

@@ -8,7 +8,7 @@ import itertools
 import math
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import limits
 
 from dispatch.rules.eligibility import CredentialRules
 from routing import CachedTravel, HaversineTravel, OsrmHttpTravel, OsrmLocalTravel, SolveParams, TravelMatrixProvider
+from routing.params import reject_unknown_keys
 
 DEFAULT_CONFIG = Path("config.toml")
 TABLES = ("solver", "travel", "geocoder", "scheduler", "database", "api", "planning", "credentials", "audit")
@@ -86,10 +87,7 @@ class GeocoderSettings:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> GeocoderSettings:
         """Build from a ``[geocoder]`` table; unknown keys and wrong types are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(f"[geocoder] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        reject_unknown_keys("geocoder", table, [f.name for f in fields(cls)])
         for key, value in table.items():
             if key == "timeout_s":
                 ok, wanted = isinstance(value, int | float) and not isinstance(value, bool), "a number"
@@ -132,12 +130,7 @@ def travel_from_mapping(table: Mapping[str, Any]) -> TravelMatrixProvider:
     ``speed_kmh`` and ``circuity`` price the pairs OSRM finds no road between, times ``unreachable_factor``. An
     unknown key, a key the chosen provider does not take, a wrong type or a bad value is a ValueError naming it.
     """
-    if not isinstance(table, Mapping):
-        raise ValueError("[travel] must be a table.")
-    every = {"provider", *itertools.chain.from_iterable(TRAVEL_KEYS.values())}
-    unknown = sorted(set(table) - every)
-    if unknown:
-        raise ValueError(f"[travel] has unknown key(s) {unknown}; known keys are {sorted(every)}.")
+    reject_unknown_keys("travel", table, {"provider", *itertools.chain.from_iterable(TRAVEL_KEYS.values())})
     for key, value in table.items():
         if key in _TRAVEL_STRINGS:
             ok, wanted = isinstance(value, str), "a string"
@@ -169,15 +162,6 @@ def travel_from_mapping(table: Mapping[str, Any]) -> TravelMatrixProvider:
         return HaversineTravel(**values)
     except ValueError as error:
         raise ValueError(f"[travel] {error}") from None
-
-
-def reject_unknown_keys(table_name: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
-    """A typo in config.toml is an error, never silently ignored: name the unknown keys and the known ones."""
-    if not isinstance(table, Mapping):
-        raise ValueError(f"[{table_name}] must be a table.")
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ValueError(f"[{table_name}] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
 
 
 @dataclass(frozen=True)
@@ -269,12 +253,7 @@ class SchedulerSettings:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> SchedulerSettings:
         """Build from a ``[scheduler]`` table; unknown keys, wrong types, a bad zone or crontab are an error."""
-        if not isinstance(table, Mapping):
-            raise ValueError("[scheduler] must be a table.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(f"[scheduler] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        reject_unknown_keys("scheduler", table, [f.name for f in fields(cls)])
         if "cutoffs" in table and not isinstance(table["cutoffs"], list):
             raise ValueError(f"[scheduler] cutoffs must be a list of crontab strings, got {table['cutoffs']!r}.")
         return cls(**table)
@@ -317,9 +296,7 @@ class DatabaseSettings:
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> DatabaseSettings:
-        unknown = sorted(set(table) - {"url"})
-        if unknown:
-            raise ValueError(f"[database] has unknown key(s) {unknown}.")
+        reject_unknown_keys("database", table, ["url"])
         url = os.environ.get("DRIPLINE_DATABASE_URL") or table.get("url", cls.url)
         if not isinstance(url, str) or not url.startswith(("sqlite:", "postgresql")):
             raise ValueError("[database] url must be an sqlite:/// or postgresql:// URL.")
@@ -457,12 +434,7 @@ class ApiSettings:
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> ApiSettings:
         """Build from an ``[api]`` table; unknown keys, wrong types and unsafe production values are an error."""
-        if not isinstance(table, Mapping):
-            raise ValueError("[api] must be a table.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(f"[api] has unknown key(s) {unknown}; known keys are {sorted(known)}.")
+        reject_unknown_keys("api", table, [f.name for f in fields(cls)])
         for key in ("cors_origins", "trusted_proxies"):
             if key in table and not isinstance(table[key], list):
                 raise ValueError(f"[api] {key} must be a list, got {table[key]!r}.")

@@ -7,6 +7,7 @@ same migrations run on both.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from dispatch.access.audit import use_key
-from dispatch.store.config import Settings
+from dispatch.store.config import DEV_AUDIT_KEY, Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: connections kept open, and opened on demand beyond them (closed when handed back)
@@ -51,6 +51,21 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, **POOL)
+
+
+#: the key of engines nobody registered one for: what the development settings use (production refuses it)
+_KEYS: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
+
+
+def use_key(engine: Engine, key: str) -> None:
+    """Hash the audit events written through ``engine`` with ``key`` (``[audit] key``)."""
+    _KEYS[engine] = key.encode()
+
+
+def key_of(session: Session) -> bytes:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return _KEYS.get(engine, DEV_AUDIT_KEY.encode())
 
 
 def engine_for(settings: Settings, url: str | None = None) -> Engine:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import JSON, Column, Field, SQLModel
+from sqlmodel import JSON, AutoString, Column, Field, SQLModel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -379,3 +379,99 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = utc_column()
 
     __table_args__ = (UniqueConstraint("user_id", "key_hash", name="uq_idempotency_user_key"),)
+
+
+# --------------------------------------------------------------------- accounts, feeds and the audit trail
+
+
+class AccountRole(enum.StrEnum):
+    DISPATCHER = "dispatcher"
+    MEDIC = "medic"
+    ADMIN = "admin"
+
+
+class User(SQLModel, table=True):
+    """A person who signs in. A medic's account points at their Medic row."""
+
+    __tablename__ = "app_user"  # "user" is a reserved word in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True)
+    password_hash: str = Field(repr=False)
+    role: AccountRole
+    medic_id: int | None = Field(default=None, foreign_key="medic.id", index=True, unique=True)  # one account each
+    active: bool = True
+    created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TokenKind(enum.StrEnum):
+    """Where a token may be presented: a Bearer header (any request), or the phone's sign-in cookie (reads only)."""
+
+    BEARER = "bearer"
+    SESSION = "session"
+
+
+class ApiToken(SQLModel, table=True):
+    """An issued token, by digest. ``revoked_at`` set or ``expires_at`` past: no longer valid.
+
+    ``kind`` says where it may be presented: a session token (the sign-in page's cookie, which lives
+    a shift) is refused in a Bearer header, so it can never make a write.
+    """
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(unique=True, index=True, repr=False)
+    created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = utc_column()
+    revoked_at: datetime | None = utc_column(nullable=True)
+    kind: TokenKind = Field(
+        default=TokenKind.BEARER, sa_column=Column(AutoString(), nullable=False, server_default="bearer")
+    )
+
+
+class CalendarFeed(SQLModel, table=True):
+    """An issued feed address, by digest; ``revoked_at`` set: no longer valid."""
+
+    __tablename__ = "calendar_feed"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(unique=True, index=True, repr=False)
+    created_at: datetime = utc_column()
+    revoked_at: datetime | None = utc_column(nullable=True)
+
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+
+ResourceId = int | str
+
+
+class AuditEvent(SQLModel, table=True):
+    """One audited event. Never updated, never deleted."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_column()
+    #: the account that acted; None for the system (scheduler, CLI) or an unauthenticated caller
+    actor_user_id: int | None = Field(default=None, index=True)
+    action: str = Field(index=True)
+    resource: str
+    #: ids only (ints, or short strings such as "patient:12"), never names, phones or addresses
+    resource_ids: list[ResourceId] = json_column(list)
+    outcome: str
+    prev_hash: str
+    row_hash: str = Field(unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The newest row's hash (one row, id 1): appenders lock it, and a deleted tail shows against it."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=HEAD_ID, primary_key=True)
+    last_hash: str = GENESIS_HASH
+    events: int = 0
+    #: HMAC of (events, last_hash): nobody without the key can move the head to a shorter chain
+    mac: str | None = None
+    #: rows written before the trail was keyed (unkeyed sha256), and the hash the last of them ends on
+    legacy_events: int = 0
+    legacy_last_hash: str = GENESIS_HASH

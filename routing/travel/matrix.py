@@ -1,4 +1,4 @@
-"""Travel matrices: durations in seconds and distances in metres.
+"""Locations and travel matrices: durations in seconds and distances in metres.
 
 A :class:`TravelMatrixProvider` turns a list of locations into a
 :class:`TravelMatrix`. The default, :class:`HaversineTravel`, is a vectorised
@@ -16,7 +16,20 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from routing.model import Location
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A point on the earth, in degrees (WGS 84)."""
+
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        if not -90.0 <= self.lat <= 90.0:
+            raise ValueError(f"Location lat must lie in [-90, 90], got {self.lat}.")
+        if not -180.0 <= self.lon <= 180.0:
+            raise ValueError(f"Location lon must lie in [-180, 180], got {self.lon}.")
+
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG), the usual haversine choice
 
@@ -29,7 +42,7 @@ class TravelMatrix:
 
     ``unreachable`` counts the ordered pairs (i, j), i != j, that a road
     provider found no road between and priced by a straight-line fallback
-    instead (see :mod:`routing.osrm`); 0 for estimates that always connect.
+    instead (see :mod:`routing.travel.road_tables`); 0 for estimates that always connect.
     """
 
     durations: IntMatrix
