@@ -20,7 +20,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dispatch.cli import Commands, new_parser, one_line_errors
 from dispatch.cli import register as dispatch_commands
@@ -100,7 +100,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if not 1 <= workers <= 32:
         raise ValueError(f"--workers must be from 1 to 32, got {workers}.")
     print(f"dripline: serving the API on http://{host}:{port} ({settings.api.environment})", flush=True)
-    options = {
+    options: dict[str, Any] = {
         "host": host,
         "port": port,
         "server_header": False,

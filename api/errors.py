@@ -35,6 +35,14 @@ SECURITY_HEADERS: dict[bytes, bytes] = {
     b"x-frame-options": b"DENY",
 }
 
+#: the ``responses=`` of a route: the error answers it documents in the OpenAPI schema
+Responses = dict[int | str, dict[str, Any]]
+
+
+def documented(status: int, description: str) -> Responses:
+    """One error answer for a route's ``responses=``: its status and what it means."""
+    return {status: {"description": description}}
+
 
 #: what a field name looks like; any other key in a location is the client's text, not ours
 FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")

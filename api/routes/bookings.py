@@ -27,6 +27,7 @@ from api.deps import (
     SettingsDep,
     audit,
 )
+from api.errors import documented
 from api.models import BookingCreate, BookingPatientIn, BookingPatientPublic, BookingPublic, BookingUpdate, PlaceCreate
 from dispatch.access.audit import ResourceId
 from dispatch.records.bookings import (
@@ -44,8 +45,8 @@ from dispatch.records.places import PlaceInput
 from dispatch.store.tables import Booking, BookingStatus
 
 router = APIRouter(prefix="/bookings", tags=["bookings"], dependencies=[RequireDispatcher])
-NOT_FOUND = {404: {"description": "no booking with this id"}}
-CONFLICT = {409: {"description": "the booking's status does not allow it"}}
+NOT_FOUND = documented(404, "no booking with this id")
+CONFLICT = documented(409, "the booking's status does not allow it")
 
 
 def booking_public(booking: Booking, lines: list[BookingLine], zone: ZoneInfo) -> BookingPublic:

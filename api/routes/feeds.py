@@ -70,9 +70,9 @@ def read_calendar_feed(
 ) -> Response:
     """Your route as a calendar subscription: one event per stop, yesterday to two weeks ahead."""
     found = find_feed(session, token)
-    if found is None or found[0].medic_id is None:
+    user, feed = found if found is not None else (None, None)
+    if user is None or feed is None or user.medic_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "calendar feed not found", headers={"Cache-Control": "no-store"})
-    user, feed = found
     first, last = readable_days(settings, today)
     sheets = medic_sheets(
         session,

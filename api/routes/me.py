@@ -26,6 +26,7 @@ from api.deps import (
     TodayDep,
     audit_denial,
 )
+from api.errors import documented
 from api.models import RouteSheetPublic
 from api.sheet_views import PAGE_CSP, SheetRenderer, audited_read
 from dispatch.access.accounts import User
@@ -36,7 +37,7 @@ from dispatch.store.config import Settings
 router = APIRouter(prefix="/me", tags=["me"])
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 
-NOT_FOUND = {404: {"description": "no published route sheet of yours on this day"}}
+NOT_FOUND = documented(404, "no published route sheet of yours on this day")
 IfNoneMatch = Annotated[str | None, Header()]
 
 

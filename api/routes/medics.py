@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 from sqlmodel import Session
 
 from api.deps import DispatcherUser, Limit, Offset, PathId, PolicyDep, RequireDispatcher, SessionDep, audit
+from api.errors import documented
 from api.models import CredentialIn, CredentialPublic, HomeIn, MedicCreate, MedicPublic, MedicUpdate
 from dispatch.records.places import PlaceInput
 from dispatch.records.roster import (
@@ -20,7 +21,7 @@ from dispatch.records.roster import (
 from dispatch.store.tables import Credential, Medic, PlaceKind
 
 router = APIRouter(prefix="/medics", tags=["medics"], dependencies=[RequireDispatcher])
-NOT_FOUND = {404: {"description": "no medic with this id"}}
+NOT_FOUND = documented(404, "no medic with this id")
 
 
 def medic_public(medic: Medic, credentials: list[Credential]) -> MedicPublic:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api.deps import DispatcherUser, PathId, PolicyDep, RequireDispatcher, SessionDep, audit
+from api.errors import documented
 from api.models import PatientCreate, PatientPublic, PatientUpdate
 from dispatch.records.bookings import PatientInput, create_patient, delete_patient, get_patient, update_patient
 from dispatch.store.tables import Patient
 
 router = APIRouter(prefix="/patients", tags=["patients"], dependencies=[RequireDispatcher])
-NOT_FOUND = {404: {"description": "no patient with this id"}}
+NOT_FOUND = documented(404, "no patient with this id")
 
 
 def patient_public(patient: Patient) -> PatientPublic:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import DispatcherUser, PathId, PolicyDep, RequireDispatcher, SessionDep, audit
+from api.errors import documented
 from api.models import PlaceCreate, PlacePublic, PlaceUpdate
 from dispatch.records.places import PlaceInput, create_place, get_place, update_place
 from dispatch.store.tables import Place
 
 router = APIRouter(prefix="/places", tags=["places"], dependencies=[RequireDispatcher])
-NOT_FOUND = {404: {"description": "no place with this id"}}
+NOT_FOUND = documented(404, "no place with this id")
 
 
 def place_public(place: Place) -> PlacePublic:

@@ -8,12 +8,13 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import DispatcherUser, PathId, RequireDispatcher, SessionDep, audit
+from api.errors import documented
 from api.models import ServiceCreate, ServicePublic, ServiceUpdate
 from dispatch.records.catalogue import create_service, get_service, list_services, update_service
 from dispatch.store.tables import Service
 
 router = APIRouter(prefix="/services", tags=["services"], dependencies=[RequireDispatcher])
-NOT_FOUND = {404: {"description": "no service with this id"}}
+NOT_FOUND = documented(404, "no service with this id")
 
 
 def service_public(service: Service) -> ServicePublic:

@@ -18,13 +18,14 @@ from api.deps import (
     SettingsDep,
     audit,
 )
+from api.errors import documented
 from api.models import Id, ShiftCreate, ShiftPublic, ShiftUpdate
 from dispatch.records.roster import create_shift, delete_shift, get_shift, list_shifts, update_shift
 from dispatch.store.tables import ShiftRow
 
 router = APIRouter(prefix="/shifts", tags=["shifts"], dependencies=[RequireDispatcher])
-NOT_FOUND = {404: {"description": "no shift with this id"}}
-CONFLICT = {409: {"description": "the medic already has a shift that day, or the shift is on a past day"}}
+NOT_FOUND = documented(404, "no shift with this id")
+CONFLICT = documented(409, "the medic already has a shift that day, or the shift is on a past day")
 
 
 def shift_public(shift: ShiftRow, zone: ZoneInfo) -> ShiftPublic:

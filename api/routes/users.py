@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import AdminUser, Limit, Offset, PathId, RequireAdmin, SessionDep, audit
+from api.errors import documented
 from api.models import UserCreate, UserPublic, UserUpdate
 from dispatch.access.accounts import AccountError, User, create_user
 from dispatch.access.audit import append_event
@@ -19,7 +20,7 @@ from dispatch.access.revocation import list_accounts, set_account_active
 from dispatch.records.validation import NotFound
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[RequireAdmin])
-NOT_FOUND = {404: {"description": "no account with this id"}}
+NOT_FOUND = documented(404, "no account with this id")
 
 
 def user_public(user: User) -> UserPublic:

@@ -142,7 +142,7 @@ def append_events(session: Session, entries: Sequence[AuditEntry], *, at: dateti
     rows: list[AuditEvent] = []
     for entry in entries:
         ids = list(entry.resource_ids)
-        fields = {
+        fields: dict[str, Any] = {
             "at": stamp,
             "actor_user_id": entry.actor_user_id,
             "action": entry.action,

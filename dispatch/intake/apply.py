@@ -97,7 +97,8 @@ def import_bookings(session: Session, path: Path, *, policy: Policy, source: str
     rows, file_errors = read_rows(Path(path), BOOKING_FIELDS)
     codes = set(services_by_code(session))
     medic_ids = {row.values["preferred_medic_id"] for row in rows if row.values.get("preferred_medic_id")}
-    known_medics = set(session.exec(select(Medic.id).where(col(Medic.id).in_(medic_ids))).all()) if medic_ids else set()
+    found = session.exec(select(Medic.id).where(col(Medic.id).in_(medic_ids))).all() if medic_ids else []
+    known_medics = {medic_id for medic_id in found if medic_id is not None}
     for row in rows:
         check_booking_row(row, today=policy.today, zone=policy.zone, area=policy.area, codes=codes, medics=known_medics)
     groups = group_rows(rows)

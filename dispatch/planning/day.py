@@ -166,7 +166,7 @@ def solve_in_child(problem: Problem, params: SolveParams, timeout_s: float, *, m
             ) from None
         raise PlanningFailure("solver_crashed", f"the solver process exited with {process.exitcode}") from None
     finally:
-        if process.is_alive():
+        if process.pid is not None and process.is_alive():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         process.join(5)

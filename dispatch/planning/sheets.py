@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from dispatch.store.tables import (
@@ -209,9 +210,15 @@ def _assemble(
         ):
             assert booking.id is not None
             bookings[booking.id] = (booking, place)
-        for booking_id, patient_id, display_name, phone, service_name, service_code in session.exec(
-            select(
-                BookingPatient.booking_id, Patient.id, Patient.display_name, Patient.phone, Service.name, Service.code
+        # six columns: past sqlmodel's typed overloads of select(), so SQLAlchemy's own
+        for booking_id, patient_id, display_name, phone, service_name, service_code in session.execute(
+            sa_select(
+                col(BookingPatient.booking_id),
+                col(Patient.id),
+                col(Patient.display_name),
+                col(Patient.phone),
+                col(Service.name),
+                col(Service.code),
             )
             .join(Patient, col(Patient.id) == col(BookingPatient.patient_id))
             .join(Service, col(Service.id) == col(BookingPatient.service_id))
@@ -460,13 +467,13 @@ def route_sheets(session: Session, day: date, medic_id: int | None = None) -> li
     )
     if medic_id is not None:
         query = query.where(RouteSheetRow.medic_id == medic_id)
-    return [from_document(document) for document in session.exec(query.order_by(col(RouteSheetRow.medic_id)))]
+    return [from_document(dict(document)) for document in session.exec(query.order_by(col(RouteSheetRow.medic_id)))]
 
 
 def medic_sheets(session: Session, medic_id: int, first: date, last: date) -> list[RouteSheet]:
     """``medic_id``'s published sheets from ``first`` to ``last`` (inclusive), by day."""
     days = session.exec(
-        select(Plan.service_date)
+        select(col(Plan.service_date))
         .join(PlanRoute, col(PlanRoute.plan_id) == col(Plan.id))
         .where(Plan.status == PlanStatus.PUBLISHED)
         .where(PlanRoute.medic_id == medic_id)

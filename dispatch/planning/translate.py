@@ -13,6 +13,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 from sqlmodel import Session, col, select
 
@@ -285,7 +286,8 @@ def _input_hash(problem: Problem, held: list[Held], settings: Settings) -> str:
         ],
         "held": [asdict(h) for h in held],
         "solver": asdict(settings.solver),
-        "travel": asdict(settings.travel),
+        # every provider [travel] configures is a dataclass; its fields are what the matrix depends on
+        "travel": asdict(cast(Any, settings.travel)),
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -207,7 +207,8 @@ def _check_lines(
     """Each line names a known service, and either a known patient or a whole new one; no patient twice."""
     services = services_by_code(session)
     wanted = [line.patient_id for line in lines if line.patient_id is not None]
-    known = {p.id: p for p in session.exec(select(Patient).where(col(Patient.id).in_(wanted)))} if wanted else {}
+    found = session.exec(select(Patient).where(col(Patient.id).in_(wanted))).all() if wanted else []
+    known = {p.id: p for p in found if p.id is not None}
     seen: set[int] = set()
     for number, line in enumerate(lines):
         here: Loc = ("patients", number)

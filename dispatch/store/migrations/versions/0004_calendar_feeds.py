@@ -29,7 +29,7 @@ def upgrade() -> None:
         "calendar_feed",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("token_hash", sqlmodel.AutoString(), nullable=False),
         sa.Column("created_at", dispatch.store.tables.UTCDateTime(), nullable=False),
         sa.Column("revoked_at", dispatch.store.tables.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["app_user.id"]),

@@ -24,7 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("api_token") as batch:
-        batch.add_column(sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default="bearer"))
+        batch.add_column(sa.Column("kind", sqlmodel.AutoString(), nullable=False, server_default="bearer"))
 
 
 def downgrade() -> None:

@@ -33,13 +33,13 @@ def upgrade() -> None:
     with op.batch_alter_table("booking") as batch:
         batch.add_column(sa.Column("cleared_at", dispatch.store.tables.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("plan_version", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("status_reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch.add_column(sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch.add_column(sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch.add_column(sa.Column("status_reason", sqlmodel.AutoString(), nullable=True))
+        batch.add_column(sa.Column("source", sqlmodel.AutoString(), nullable=True))
+        batch.add_column(sa.Column("external_ref", sqlmodel.AutoString(), nullable=True))
         batch.create_unique_constraint("uq_booking_source_ref", ["source", "external_ref"])
     with op.batch_alter_table("medic") as batch:
-        batch.add_column(sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch.add_column(sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch.add_column(sa.Column("source", sqlmodel.AutoString(), nullable=True))
+        batch.add_column(sa.Column("external_ref", sqlmodel.AutoString(), nullable=True))
         batch.create_unique_constraint("uq_medic_source_ref", ["source", "external_ref"])
     # a booking cleared before this migration keeps its clearance
     op.execute("UPDATE booking SET cleared_at = created_at WHERE status = 'CLEARED'")
@@ -50,8 +50,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("medic_id", sa.Integer(), nullable=False),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("reason", sqlmodel.AutoString(), nullable=False),
+        sa.Column("detail", sqlmodel.AutoString(), nullable=False),
         sa.ForeignKeyConstraint(["medic_id"], ["medic.id"]),
         sa.ForeignKeyConstraint(["plan_id"], ["plan.id"]),
         sa.PrimaryKeyConstraint("id"),

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("medic_id", sa.Integer(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("digest", sqlmodel.AutoString(), nullable=False),
         sa.Column("document", sa.JSON(), nullable=False),
         sa.Column("changed", sa.JSON(), nullable=False),
         sa.Column("updated_at", dispatch.store.tables.UTCDateTime(), nullable=False),
@@ -53,8 +53,8 @@ def upgrade() -> None:
         "idempotency_record",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("key_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("request_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("key_hash", sqlmodel.AutoString(), nullable=False),
+        sa.Column("request_hash", sqlmodel.AutoString(), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("headers", sa.JSON(), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=True),
@@ -67,7 +67,7 @@ def upgrade() -> None:
     op.create_table(
         "replan_slot",
         sa.Column("slot", sa.Integer(), nullable=False),
-        sa.Column("holder", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("holder", sqlmodel.AutoString(), nullable=False),
         sa.Column("expires_at", dispatch.store.tables.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("slot"),
     )
@@ -79,13 +79,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("plan_job") as batch:
-        batch.add_column(sa.Column("worker", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch.add_column(sa.Column("worker", sqlmodel.AutoString(), nullable=True))
     with op.batch_alter_table("audit_head") as batch:
-        batch.add_column(sa.Column("mac", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch.add_column(sa.Column("mac", sqlmodel.AutoString(), nullable=True))
         batch.add_column(sa.Column("legacy_events", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(
-            sa.Column("legacy_last_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default="0" * 64)
-        )
+        batch.add_column(sa.Column("legacy_last_hash", sqlmodel.AutoString(), nullable=False, server_default="0" * 64))
     # the rows so far were hashed without a key: they stay verifiable as the unkeyed chain they are
     op.execute("UPDATE audit_head SET legacy_events = events, legacy_last_hash = last_hash")
 
