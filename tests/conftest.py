@@ -1,69 +1,53 @@
-"""Shared helpers: every solve in the test suite goes through the checker."""
+"""Fixtures and hooks: a fresh database per test, and a throwaway PostgreSQL when none is given.
+
+Helpers that tests import live in :mod:`tests.helpers`."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from dispatch.store.db import make_engine, migrate
-from routing import Location, Problem, Result, SolveParams, TimeWindow, TravelMatrix, solve
-from routing.check import check
-
-DENVER = ZoneInfo("America/Denver")
-
-#: small, repeatable searches: one process, a work limit instead of a clock
-QUICK = SolveParams(workers=1, solution_limit=200, lns_moves=50, pyvrp_iterations=300, time_limit_s=1.0)
-
-
-def at(hhmm: str, day: int = 2) -> datetime:
-    """December ``day``, 2026, at ``hhmm`` in Denver."""
-    hour, minute = map(int, hhmm.split(":"))
-    return datetime(2026, 12, day, hour, minute, tzinfo=DENVER)
-
-
-def window(start: str, end: str) -> TimeWindow:
-    return TimeWindow(at(start), at(end))
-
-
-def minutes(n: float) -> timedelta:
-    return timedelta(minutes=n)
-
-
-def line_matrix(positions_km: list[float], minutes_per_km: float = 1.0) -> TravelMatrix:
-    """Travel along a straight road: |x_i - x_j| km, at ``minutes_per_km``."""
-    x = np.asarray(positions_km, dtype=float)
-    km = np.abs(x[:, None] - x[None, :])
-    return TravelMatrix(durations=np.rint(km * minutes_per_km * 60), distances=np.rint(km * 1000))
-
-
-def spot(k: int) -> Location:
-    """A distinct placeholder location; tests give the travel matrix explicitly."""
-    return Location(39.0 + k / 1000, -105.0)
-
-
-def solve_checked(problem: Problem, params: SolveParams = QUICK) -> Result:
-    """Solve, then insist the independent checker finds nothing and every
-    visit is routed once or unassigned with a reason."""
-    result = solve(problem, params)
-    violations = check(problem, result)
-    assert violations == [], violations
-    routed = [stop.visit_id for route in result.routes for stop in route.stops]
-    left_out = [item.visit_id for item in result.unassigned]
-    assert sorted(routed + left_out) == sorted(v.id for v in problem.visits)
-    assert all(item.detail for item in result.unassigned)
-    return result
-
 
 # --------------------------------------------------------------------- databases for dispatch tests
+
+POSTGRES_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "postgres.sh"
+_started_postgres: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With no $DRIPLINE_TEST_POSTGRES_URL, start a throwaway PostgreSQL (scripts/postgres.sh, with the machine's
+    initdb and pg_ctl) for this run, so that the README's test command tests both databases, as CI does. Without
+    initdb on the machine the PostgreSQL tests skip and say why."""
+    if os.environ.get("DRIPLINE_TEST_POSTGRES_URL") or not POSTGRES_SCRIPT.is_file():
+        return
+    folder = Path(tempfile.mkdtemp(prefix="dripline-test-pg."))
+    started = subprocess.run(["bash", str(POSTGRES_SCRIPT), "start", str(folder)], capture_output=True, text=True)
+    prefix = "export DRIPLINE_TEST_POSTGRES_URL="
+    url = next((line[len(prefix) :] for line in started.stdout.splitlines() if line.startswith(prefix)), None)
+    if started.returncode != 0 or url is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    os.environ["DRIPLINE_TEST_POSTGRES_URL"] = url
+    _started_postgres.append(folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the PostgreSQL this run started, if any, and remove its files."""
+    while _started_postgres:
+        folder = _started_postgres.pop()
+        subprocess.run(["bash", str(POSTGRES_SCRIPT), "stop", str(folder)], capture_output=True, check=False)
+        os.environ.pop("DRIPLINE_TEST_POSTGRES_URL", None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

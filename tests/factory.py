@@ -21,7 +21,7 @@ from dispatch.store.tables import (
     Service,
     ShiftRow,
 )
-from tests.conftest import DENVER
+from tests.helpers import DENVER
 
 DAY = date(2026, 12, 2)
 #: downtown Denver, and a few points a few km away

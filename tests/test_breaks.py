@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from dispatch.rules.breaks import colorado_breaks
-from tests.conftest import DENVER
+from tests.helpers import DENVER
 
 MEAL = timedelta(minutes=30)
 REST = timedelta(minutes=10)

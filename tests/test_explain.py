@@ -9,7 +9,7 @@ from __future__ import annotations
 from routing import Break, Problem, Reason, Shift, Visit
 from routing.compiled import compile_problem
 from routing.explain import Placed, explain
-from tests.conftest import QUICK, line_matrix, minutes, solve_checked, spot, window
+from tests.helpers import QUICK, line_matrix, minutes, solve_checked, spot, window
 
 
 def visit(vid: str, k: int, start: str = "08:00", end: str = "17:00", service: float = 30, **extra) -> Visit:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from datetime import timedelta
 from routing import Problem, Reason, Shift, Visit
 from routing.check import check_groups
 from routing.result import Kpis, Result, Route, Stop
-from tests.conftest import at, line_matrix, minutes, solve_checked, spot, window
+from tests.helpers import at, line_matrix, minutes, solve_checked, spot, window
 
 
 def part(vid: str, k: int, start: str, end: str, service: float = 85, group: str = "hotel", **extra) -> Visit:  # type: ignore[no-untyped-def]

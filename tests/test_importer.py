@@ -31,8 +31,8 @@ from dispatch.store.tables import (
     Role,
     ShiftRow,
 )
-from tests.conftest import DENVER
 from tests.factory import medic
+from tests.helpers import DENVER
 
 TODAY = date(2026, 12, 1)
 DAY = "2026-12-02"

@@ -41,7 +41,7 @@ from dispatch.store.config import Settings
 from routing import Location, Problem, Shift, TravelMatrix, Visit
 from routing.travel import CachedTravel, OsrmHttpTravel, OsrmLocalTravel, RoadTravelError, clear_matrix_cache
 from routing.travel.matrix import HaversineTravel, haversine_metres
-from tests.conftest import at, solve_checked, window
+from tests.helpers import at, solve_checked, window
 
 DATA = Path(__file__).parent / "data"
 needs_osrm = pytest.mark.skipif(

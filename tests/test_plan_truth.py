@@ -29,8 +29,8 @@ from dispatch.store.tables import (
 )
 from routing import solve
 from tests import factory
-from tests.conftest import QUICK
 from tests.factory import DAY, at
+from tests.helpers import QUICK
 
 FAST = Settings(solver=replace(QUICK, time_limit_s=5.0))
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from routing import Break, Location, Problem, Reason, Shift, TimeWindow, UnservableVisitWarning, Visit
 from routing.compiled import compile_problem
 from routing.repair import Repair
-from tests.conftest import QUICK, at, solve_checked
+from tests.helpers import QUICK, at, solve_checked
 
 SKILLS = ("iv", "nad", "magnesium")
 MINUTE = timedelta(minutes=1)

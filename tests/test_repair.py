@@ -8,7 +8,7 @@ from routing.compiled import compile_problem
 from routing.lns import Lns
 from routing.repair import Repair
 from routing.solver import build
-from tests.conftest import QUICK, line_matrix, minutes, spot, window
+from tests.helpers import QUICK, line_matrix, minutes, spot, window
 
 
 def visit(vid: str, k: int, start: str = "08:00", end: str = "17:00", service: float = 30, **extra) -> Visit:  # type: ignore[no-untyped-def]

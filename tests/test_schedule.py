@@ -9,7 +9,7 @@ from __future__ import annotations
 from routing import Break, Problem, Shift, Visit
 from routing.compiled import compile_problem
 from routing.schedule import RouteTimer
-from tests.conftest import QUICK, line_matrix, minutes, spot, window
+from tests.helpers import QUICK, line_matrix, minutes, spot, window
 
 H = 3600
 M = 60

@@ -12,7 +12,7 @@ from routing.compiled import compile_problem
 from routing.pyvrp_seed import relaxed_data, seed_routes
 from routing.schedule import RouteTimer
 from routing.vroom_seed import seed_routes as vroom_routes
-from tests.conftest import QUICK, line_matrix, minutes, spot, window
+from tests.helpers import QUICK, line_matrix, minutes, spot, window
 
 LUNCH = Break(minutes(30), window("12:00", "13:00"))
 

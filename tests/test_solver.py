@@ -15,7 +15,7 @@ import pytest
 from routing import Break, Problem, Reason, Shift, UnservableVisitWarning, Visit
 from routing.compiled import compile_problem
 from routing.solver import SearchJob, run_search
-from tests.conftest import QUICK, at, line_matrix, minutes, solve_checked, spot, window
+from tests.helpers import QUICK, at, line_matrix, minutes, solve_checked, spot, window
 
 DAY = window("08:00", "17:00")
 
