@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -10,6 +11,7 @@ from sqlmodel import Session
 from dispatch.access.audit import append_event, events, verify_chain
 from dispatch.store.db import session_scope
 from tests.api_support import (
+    app_for,
     audit_count,
     cheap_argon2,  # noqa: F401  (a fixture, used by pytestmark)
     client_for,
@@ -149,3 +151,66 @@ def test_plan_day_failed_publish_leaves_no_publish_event(engine: Engine) -> None
     assert outcome.status == "failed"
     with Session(engine) as session:
         assert events(session, action="publish") == [] and verify_chain(session) == []
+
+
+#: fields that hold patient data, wherever they appear in a response model
+PATIENT_FIELDS = frozenset(
+    {"full_name", "display_name", "phone", "date_of_birth", "screening", "address", "access_notes"}
+)
+#: GET routes without a response model (pages, calendars, redirects) that show patient data or lead to it
+PATIENT_PAGES = frozenset(
+    {"/me/today", "/me/route-sheets/{day}/page", "/me/route-sheets/{day}/calendar.ics", "/feeds/{token}/route.ics"}
+)
+#: GET routes without a response model that show none
+OTHER_PAGES = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/health", "/ready", "/login"})
+
+
+def _field_names(annotation: object, seen: set[type]) -> set[str]:
+    """Every field name of the pydantic models in ``annotation`` (lists, unions, nested models), at any depth."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return set()
+        seen.add(annotation)
+        names = set(annotation.model_fields)
+        for info in annotation.model_fields.values():
+            names |= _field_names(info.annotation, seen)
+        return names
+    return set().union(*(_field_names(argument, seen) for argument in typing.get_args(annotation)))
+
+
+def test_walk_routes_every_read_of_patient_data_is_audited(engine: Engine) -> None:
+    """Walk every GET route: each whose answer can hold patient data (a response model naming a patient field, or a
+    page in PATIENT_PAGES) answers 200 and appends one ``read`` row to the trail; every page is classified."""
+    from fastapi.routing import iter_route_contexts
+
+    from tests.test_api_security import concrete
+
+    world = planned_day(engine)
+    app = app_for(engine)
+    client = TestClient(app)
+    dispatcher, medic = login(client, "dispatch"), login(client, "alice")
+    feed = client.post("/me/calendar-feed", headers=medic).json()["url"].split("/feeds/", 1)[1].split("/")[0]
+    audited, unclassified = [], []
+    for route in iter_route_contexts(app.routes):
+        if "GET" not in (route.methods or ()):
+            continue
+        model = getattr(route, "response_model", None)
+        if model is None and route.path not in PATIENT_PAGES | OTHER_PAGES:
+            unclassified.append(route.path)
+        holds_patient_data = route.path in PATIENT_PAGES or bool(_field_names(model, set()) & PATIENT_FIELDS)
+        if not holds_patient_data:
+            continue
+        path = concrete(route.path.replace("{token}", feed).replace("{medic_id}", str(world.medic_a)))
+        before = audit_count(engine)
+        response = client.get(path, headers=medic if path.startswith(("/me", "/feeds")) else dispatcher)
+        assert response.status_code == 200, (route.path, response.status_code)
+        assert audit_count(engine) == before + 1, route.path
+        assert last_event(engine).action == "read", route.path
+        audited.append(route.path)
+    assert unclassified == [], "classify each page as PATIENT_PAGES or OTHER_PAGES"
+    assert {"/patients/{patient_id}", "/places/{place_id}", "/route-sheets/{day}/{medic_id}"} <= set(audited)
+    assert set(audited) >= PATIENT_PAGES
