@@ -19,10 +19,10 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, s
 
 from api.deps import AuditWriterDep, CurrentMedic, SessionDep, SettingsDep, TodayDep, audit, public_link
 from api.models import CalendarFeedPublic
-from api.routes.me import readable_days
 from api.sheet_views import etag_matches, route_calendar
 from dispatch.access.audit import AuditEntry
 from dispatch.access.calendar_feeds import find_feed, issue_feed, revoke_feeds
+from dispatch.access.medic_days import readable_days
 from dispatch.planning.sheets import medic_sheets
 
 router = APIRouter(tags=["calendar feeds"])

@@ -8,7 +8,7 @@ audited read (ids only), committed before any byte of the sheet is sent. ``ETag`
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +31,7 @@ from api.models import RouteSheetPublic
 from api.sheet_views import PAGE_CSP, SheetRenderer, audited_read
 from dispatch.access.accounts import User
 from dispatch.access.audit_writer import AuditWriter
+from dispatch.access.medic_days import readable_days
 from dispatch.planning.sheets import StoredSheet, find_sheet
 from dispatch.store.config import Settings
 
@@ -43,12 +44,6 @@ IfNoneMatch = Annotated[str | None, Header()]
 
 def _no_store(headers: dict[str, str] | None = None) -> dict[str, str]:
     return {"Cache-Control": "no-store", **(headers or {})}
-
-
-def readable_days(settings: Settings, today: date) -> tuple[date, date]:
-    """The first and last day a medic may read: ``[api] medic_days_back`` before today to ``medic_days_ahead``
-    after it. A medic's phone is the likeliest device to be lost; it holds no key to the whole history."""
-    return today - timedelta(days=settings.api.medic_days_back), today + timedelta(days=settings.api.medic_days_ahead)
 
 
 def _own_sheet(request: Request, session: Session, medic: User, day: date, window: tuple[date, date]) -> StoredSheet:
