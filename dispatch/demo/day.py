@@ -31,6 +31,7 @@ from dispatch.demo.areas import AREAS, DENVER, METRO, MOUNTAINS, Area, point_in
 from dispatch.records.catalogue import seed_services
 from dispatch.rules.breaks import colorado_breaks
 from dispatch.rules.durations import PatientCare, visit_time
+from dispatch.rules.eligibility import unavailable
 from dispatch.rules.groups import split_for_pumps
 from dispatch.store.tables import (
     Booking,
@@ -193,16 +194,15 @@ def _medics(session: Session, rng: random.Random, day: date, count: int) -> tupl
         session.flush()
         assert medic.id is not None
         lapsed = k % 8 == 3  # one medic in eight: a certification that lapsed the day before
-        session.add(
-            Credential(medic_id=medic.id, kind="licence", expires_on=day + timedelta(days=rng.randint(30, 700)))
-        )
-        session.add(
+        credentials = [
+            Credential(medic_id=medic.id, kind="licence", expires_on=day + timedelta(days=rng.randint(30, 700))),
             Credential(
                 medic_id=medic.id,
                 kind="iv_certification",
                 expires_on=day - timedelta(days=1) if lapsed else day + timedelta(days=rng.randint(1, 400)),
-            )
-        )
+            ),
+        ]
+        session.add_all(credentials)
         begin, finish = SHIFT_PATTERNS[k % len(SHIFT_PATTERNS)]
         start, end = _at(day, begin), _at(day, finish)
         session.add(
@@ -210,7 +210,7 @@ def _medics(session: Session, rng: random.Random, day: date, count: int) -> tupl
                 medic_id=medic.id, service_date=day, starts_at=start, ends_at=end, hard_end_at=_at(day, finish + 1)
             )
         )
-        if not lapsed:
+        if unavailable(medic, credentials, day) is None:  # the planner's own rule decides who can work
             capacity += (end - start) - sum((b.duration for b in colorado_breaks(start, end)), timedelta(0))
         crew.append(medic)
     return crew, capacity
