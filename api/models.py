@@ -471,10 +471,20 @@ class BookingPublic(PublicModel):
     status_reason: str | None
     priority: int
     preferred_medic_id: int | None
+    #: a dispatcher's pin: every re-plan gives the booking to this medic (at ``pinned_start``, if set)
+    pinned_medic_id: int | None = None
+    pinned_start: datetime | None = None
     #: where an imported booking came from, and its id there
     source: str | None
     external_ref: str | None
     patients: list[BookingPatientPublic]
+
+
+class PinCreate(InputModel):
+    """Pin a booking to a medic, optionally at a start time inside its window."""
+
+    medic_id: Id
+    start: Moment | None = None
 
 
 # --------------------------------------------------------------------- plans
@@ -493,6 +503,35 @@ class PlanJobPublic(PublicModel):
     plan_version: int | None
     #: why a job failed or was busy: a code, never patient data
     detail: str
+
+
+class MoveCreate(InputModel):
+    """Move one stop of the published plan (or one of its unassigned bookings) to a medic's route."""
+
+    booking_id: Id
+    #: which part of a split group booking (1 unless the group was split)
+    part: Annotated[int, Field(ge=1, le=20)] = 1
+    medic_id: Id
+    #: its place in the medic's route, from 0 (first); past the end: last
+    position: Annotated[int, Field(ge=0, le=1000)]
+
+
+class MoveCheckPublic(PublicModel):
+    """What a move would do: the rules it breaks, in the checker's words (none: it may be made), and
+    the day's figures before and after it, and their change."""
+
+    version: int
+    allowed: bool
+    violations: list[str]
+    before: dict[str, int]
+    after: dict[str, int]
+    delta: dict[str, int]
+
+
+class MoveDonePublic(PublicModel):
+    """A move made: the version it published."""
+
+    version: int
 
 
 class PlanVersionPublic(PublicModel):

@@ -28,7 +28,15 @@ from api.deps import (
     audit,
 )
 from api.errors import documented
-from api.models import BookingCreate, BookingPatientIn, BookingPatientPublic, BookingPublic, BookingUpdate, PlaceCreate
+from api.models import (
+    BookingCreate,
+    BookingPatientIn,
+    BookingPatientPublic,
+    BookingPublic,
+    BookingUpdate,
+    PinCreate,
+    PlaceCreate,
+)
 from dispatch.access.audit import ResourceId
 from dispatch.records.bookings import (
     BookingLine,
@@ -39,6 +47,8 @@ from dispatch.records.bookings import (
     create_booking,
     get_booking,
     list_bookings,
+    pin_booking,
+    unpin_booking,
     update_booking,
 )
 from dispatch.records.places import PlaceInput
@@ -64,6 +74,8 @@ def booking_public(booking: Booking, lines: list[BookingLine], zone: ZoneInfo) -
         status_reason=booking.status_reason,
         priority=booking.priority,
         preferred_medic_id=booking.preferred_medic_id,
+        pinned_medic_id=booking.pinned_medic_id,
+        pinned_start=booking.pinned_start.astimezone(zone) if booking.pinned_start else None,
         source=booking.source,
         external_ref=booking.external_ref,
         patients=[
@@ -179,4 +191,24 @@ def clear(booking_id: PathId, user: DispatcherUser, session: SessionDep, setting
     """The medical director's clearance of a booking that screening held: it can be planned now."""
     public, ids = _one(session, clear_booking(session, booking_id=booking_id), settings.zone)
     audit(session, user, action="write", resource="booking", resource_ids=ids, outcome="cleared")
+    return public
+
+
+@router.put("/{booking_id}/pin", response_model=BookingPublic, responses={**NOT_FOUND, **CONFLICT})
+def pin(
+    booking_id: PathId, body: PinCreate, user: DispatcherUser, session: SessionDep, settings: SettingsDep
+) -> BookingPublic:
+    """Pin the booking to a medic (at ``start``, if given): every re-plan keeps it there, the nightly one
+    included, or the plan says why it could not."""
+    booking = pin_booking(session, booking_id=booking_id, medic_id=body.medic_id, start=body.start)
+    public, ids = _one(session, booking, settings.zone)
+    audit(session, user, action="write", resource="booking", resource_ids=ids, outcome="pinned")
+    return public
+
+
+@router.delete("/{booking_id}/pin", response_model=BookingPublic, responses=NOT_FOUND)
+def unpin(booking_id: PathId, user: DispatcherUser, session: SessionDep, settings: SettingsDep) -> BookingPublic:
+    """Take the pin off: the next re-plan places the booking freely."""
+    public, ids = _one(session, unpin_booking(session, booking_id=booking_id), settings.zone)
+    audit(session, user, action="write", resource="booking", resource_ids=ids, outcome="unpinned")
     return public

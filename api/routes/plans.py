@@ -16,6 +16,9 @@ from fastapi import APIRouter, Path, Request, Response, status
 from api.deps import DispatcherUser, EngineDep, PolicyDep, RequireDispatcher, SessionDep, SettingsDep, audit
 from api.models import (
     BreakPublic,
+    MoveCheckPublic,
+    MoveCreate,
+    MoveDonePublic,
     PlanChangePublic,
     PlanIdleMedicPublic,
     PlanJobPublic,
@@ -35,6 +38,7 @@ from dispatch.planning.jobs import (
     published_plan_view,
     start_plan_job,
 )
+from dispatch.planning.moves import Move, check_move, commit_move
 from dispatch.records.validation import Conflict, Problems, check_service_day
 from dispatch.store.tables import PlanJob, parse_utc
 
@@ -173,3 +177,48 @@ def read_plan(day: date, user: DispatcherUser, session: SessionDep, settings: Se
         resource_ids=[view.plan.id or 0, *(f"patient:{p}" for p in shown)],
     )
     return public
+
+
+def _move(body: MoveCreate) -> Move:
+    return Move(booking_id=body.booking_id, medic_id=body.medic_id, position=body.position, part=body.part)
+
+
+@router.post(
+    "/{day}/moves/check",
+    response_model=MoveCheckPublic,
+    responses={404: {"description": "no published plan"}, 409: {"description": "the day changed since publish"}},
+)
+def check_plan_move(
+    day: date, body: MoveCreate, user: DispatcherUser, session: SessionDep, settings: SettingsDep
+) -> MoveCheckPublic:
+    """What moving a stop would do, checked by the independent checker: the rules it breaks and the change
+    in every figure. Nothing is written."""
+    checked = check_move(session, day, settings, _move(body))
+    audit(session, user, action="read", resource="plan_move", resource_ids=[f"date:{day}", body.booking_id])
+    return MoveCheckPublic(
+        version=checked.version,
+        allowed=checked.allowed,
+        violations=checked.violations,
+        before=checked.before,
+        after=checked.after,
+        delta=checked.delta,
+    )
+
+
+@router.post(
+    "/{day}/moves",
+    response_model=MoveDonePublic,
+    responses={
+        404: {"description": "no published plan"},
+        409: {"description": "the move breaks a rule (named), the day changed, or a re-plan is running"},
+    },
+)
+def make_plan_move(
+    day: date, body: MoveCreate, user: DispatcherUser, engine: EngineDep, settings: SettingsDep
+) -> MoveDonePublic:
+    """Move a stop and publish the plan as a new version, through the same atomic publish as a re-plan
+    (audited); a move that breaks a rule is refused with the rule's words."""
+    assert user.id is not None
+    outcome = commit_move(engine, day, settings, _move(body), actor_user_id=user.id)
+    assert outcome.version is not None
+    return MoveDonePublic(version=outcome.version)

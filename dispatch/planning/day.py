@@ -299,10 +299,10 @@ def _plan_under_lease(
             # replace every medic's sheet with nothing.
             raise PlanningFailure("no_plan_found", "the solver served no visit though some are feasible")
         clock = time.perf_counter()
-        plan = _store_draft(engine, day_input, result, fault)
+        plan = store_draft(engine, day_input, result, fault)
         timings["store_draft_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        _publish(engine, plan, fault, actor_user_id)
+        publish_draft(engine, plan, fault, actor_user_id)
         timings["publish_s"] = time.perf_counter() - clock
     except PlanningFailure as failure:
         log.warning("plan %s failed: %s", day, failure.code)
@@ -321,7 +321,7 @@ def _next_version(session: Session, day: date) -> int:
     return (latest or 0) + 1
 
 
-def _store_draft(engine: Engine, day_input: DayInput, result: Result, fault: FaultHook | None) -> Plan:
+def store_draft(engine: Engine, day_input: DayInput, result: Result, fault: FaultHook | None) -> Plan:
     with session_scope(engine) as session:
         if fault:
             fault("draft")
@@ -336,7 +336,7 @@ def _store_draft(engine: Engine, day_input: DayInput, result: Result, fault: Fau
                 "strategy": result.strategy,
                 "searches": list(result.searches),
             },
-            kpis={**_kpis(result), "unassigned": len(result.unassigned) + len(day_input.held)},
+            kpis={**plan_kpis(result), "unassigned": len(result.unassigned) + len(day_input.held)},
         )
         session.add(plan)
         session.flush()
@@ -348,7 +348,7 @@ def _store_draft(engine: Engine, day_input: DayInput, result: Result, fault: Fau
     return plan
 
 
-def _kpis(result: Result) -> dict[str, int]:
+def plan_kpis(result: Result) -> dict[str, int]:
     k = result.kpis
     return {
         "visits": k.visits,
@@ -381,7 +381,7 @@ def content_hash(
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _publish(engine: Engine, plan: Plan, fault: FaultHook | None, actor_user_id: int | None = None) -> None:
+def publish_draft(engine: Engine, plan: Plan, fault: FaultHook | None, actor_user_id: int | None = None) -> None:
     """Supersede the published version and publish the draft, and audit it, in one transaction."""
     with session_scope(engine) as session:
         session.execute(

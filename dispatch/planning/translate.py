@@ -21,6 +21,7 @@ from dispatch.rules.breaks import colorado_breaks
 from dispatch.rules.durations import PatientCare, visit_time
 from dispatch.rules.eligibility import awaiting_clearance, clearance_flags, may_serve, unavailable, why_nobody_may_serve
 from dispatch.rules.groups import split_for_pumps
+from dispatch.rules.pins import pinned_visit
 from dispatch.store.config import Settings
 from dispatch.store.tables import (
     Booking,
@@ -179,15 +180,19 @@ def build_day(session: Session, day: date, settings: Settings) -> DayInput:
                 for kind, amount in service.supplies.items():
                     demand[kind] += amount
             preferred = medic_key(booking.preferred_medic_id) if booking.preferred_medic_id in medics else None
+            pinned = medic_key(booking.pinned_medic_id) if booking.pinned_medic_id is not None else None
+            allowed, windows, priority = pinned_visit(
+                pinned, booking.pinned_start, allowed, booking_windows(booking), max(1, min(10, booking.priority))
+            )
             visits.append(
                 Visit(
                     id=key,
                     location=Location(place.lat, place.lon),
                     service=timedelta(minutes=timing.service_minutes),
                     setup=timedelta(minutes=timing.setup_minutes),
-                    windows=booking_windows(booking),
+                    windows=windows,
                     demand=dict(demand),
-                    priority=max(1, min(10, booking.priority)),
+                    priority=priority,
                     allowed_medics=allowed,
                     preferred_medics=frozenset({preferred}) if preferred else frozenset(),
                     group=group_key(booking.id) if len(parts) > 1 else None,

@@ -439,3 +439,37 @@ def clear_booking(session: Session, *, booking_id: int) -> Booking:
     session.add(booking)
     session.flush()
     return booking
+
+
+def pin_booking(session: Session, *, booking_id: int, medic_id: int, start: datetime | None = None) -> Booking:
+    """Pin the booking to ``medic_id`` (at ``start``, which must lie inside one of its windows): every
+    re-plan from now on keeps it there, or reports why it could not (:mod:`dispatch.rules.pins`)."""
+    booking = get_booking(session, booking_id=booking_id)
+    if booking.status in CLOSED:
+        raise Conflict(f"the booking is {booking.status.value}")
+    problems = Problems()
+    medic = session.get(Medic, medic_id)
+    if medic is None:
+        problems.add(("medic_id",), "is not a known medic")
+    elif not medic.active:
+        problems.add(("medic_id",), "is a deactivated medic")
+    if start is not None:
+        windows = [(booking.window_start, booking.window_end)]
+        if booking.alt_window_start is not None and booking.alt_window_end is not None:
+            windows.append((booking.alt_window_start, booking.alt_window_end))
+        if not any(opens <= start <= closes for opens, closes in windows):
+            problems.add(("start",), "must lie inside the booking's window")
+    problems.raise_any()
+    booking.pinned_medic_id, booking.pinned_start, booking.pinned_at = medic_id, start, now_utc()
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def unpin_booking(session: Session, *, booking_id: int) -> Booking:
+    """Take the pin off (a no-op without one): the next re-plan places the booking freely."""
+    booking = get_booking(session, booking_id=booking_id)
+    booking.pinned_medic_id, booking.pinned_start, booking.pinned_at = None, None, None
+    session.add(booking)
+    session.flush()
+    return booking

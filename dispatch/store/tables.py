@@ -181,6 +181,11 @@ class Booking(SQLModel, table=True):
     alt_window_start: datetime | None = utc_column(nullable=True)
     alt_window_end: datetime | None = utc_column(nullable=True)
     preferred_medic_id: int | None = Field(default=None, foreign_key="medic.id")
+    #: a dispatcher's pin: every re-plan gives the booking to this medic (at ``pinned_start``, if set),
+    #: or reports why it could not
+    pinned_medic_id: int | None = Field(default=None, foreign_key="medic.id")
+    pinned_start: datetime | None = utc_column(nullable=True)
+    pinned_at: datetime | None = utc_column(nullable=True)
     status: BookingStatus = BookingStatus.REQUESTED
     priority: int = 1
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,174 @@
+"""Pins kept by every re-plan, and moves checked by the checker and published atomically (the console's writes),
+through the HTTP API on real SQLite and PostgreSQL, with the real solver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from dispatch.planning.day import plan_day
+from dispatch.store.db import session_scope
+from dispatch.store.tables import PlanStop
+from tests import factory
+from tests.api_support import (
+    API_FAST,
+    cheap_argon2,  # noqa: F401  (a fixture, used by pytestmark)
+    client_for,
+    last_event,
+    login,
+    make_accounts,
+    solve_here,
+)
+from tests.factory import DAY, at
+
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
+
+
+@dataclass
+class Day:
+    alice: int
+    bob: int
+    near: int  # 09:00-12:00, a few km north
+    early: int  # 09:00-09:20 only, beside home
+    later: int  # 10:00-14:00
+
+
+def two_medics(engine: Engine) -> Day:
+    """Alice and Bob, both on shift 08:00-17:00 downtown; three bookings; planned and published once."""
+    with session_scope(engine) as session:
+        alice = factory.medic(session, "Alice Medic")
+        bob = factory.medic(session, "Bob Medic")
+        near = factory.booking(session, (39.76, -104.99), ("09:00", "12:00"))
+        early = factory.booking(session, (39.74, -104.99), ("09:00", "09:20"))
+        later = factory.booking(session, (39.72, -104.96), ("10:00", "14:00"))
+        world = Day(alice.id or 0, bob.id or 0, near.id or 0, early.id or 0, later.id or 0)
+    make_accounts(engine, world.alice, world.bob)
+    assert plan_day(engine, DAY, API_FAST, solver=solve_here).status == "published"
+    return world
+
+
+def served_by(engine: Engine) -> dict[int, tuple[int, int]]:
+    """booking id -> (medic id, stop number) on the published plan."""
+    with Session(engine) as session:
+        plan = session.exec(select(PlanStop.plan_id).order_by(col(PlanStop.plan_id).desc())).first()
+        stops = session.exec(select(PlanStop).where(PlanStop.plan_id == plan)).all()
+        return {stop.booking_id: (stop.medic_id, stop.sequence) for stop in stops}
+
+
+def test_pin_is_kept_by_the_next_replan_at_its_start(engine: Engine) -> None:
+    """A booking pinned to the medic who does not serve it, at 10:30, is on that medic's route at 10:30
+    after the re-plan."""
+    world = two_medics(engine)
+    client = client_for(engine)
+    headers = login(client, "dispatch")
+    owner = served_by(engine)[world.later][0]
+    other = world.bob if owner == world.alice else world.alice
+    pinned = client.put(
+        f"/bookings/{world.later}/pin", headers=headers, json={"medic_id": other, "start": at("10:30").isoformat()}
+    )
+    assert pinned.status_code == 200, pinned.text
+    assert pinned.json()["pinned_medic_id"] == other
+    assert (last_event(engine).action, last_event(engine).outcome) == ("write", "pinned")
+    assert plan_day(engine, DAY, API_FAST, solver=solve_here).status == "published"
+    assert served_by(engine)[world.later][0] == other
+    with Session(engine) as session:
+        stop = session.exec(
+            select(PlanStop).where(PlanStop.booking_id == world.later).order_by(col(PlanStop.id).desc())
+        ).first()
+        assert stop is not None and stop.start == at("10:30")
+
+
+def test_pin_refuses_a_start_outside_the_window_naming_the_field(engine: Engine) -> None:
+    """A pin at 15:00 on a 10:00-14:00 booking is a 422 naming ``start``; an unknown medic names ``medic_id``."""
+    world = two_medics(engine)
+    client = client_for(engine)
+    headers = login(client, "dispatch")
+    late = client.put(
+        f"/bookings/{world.later}/pin", headers=headers, json={"medic_id": world.bob, "start": at("15:00").isoformat()}
+    )
+    assert late.status_code == 422
+    assert [error["loc"][-1] for error in late.json()["detail"]] == ["start"]
+    nobody = client.put(f"/bookings/{world.later}/pin", headers=headers, json={"medic_id": 99999})
+    assert nobody.status_code == 422 and nobody.json()["detail"][0]["loc"][-1] == "medic_id"
+
+
+def test_unpin_lets_the_replan_place_the_booking_freely(engine: Engine) -> None:
+    """DELETE /bookings/{id}/pin clears both fields, and is audited."""
+    world = two_medics(engine)
+    client = client_for(engine)
+    headers = login(client, "dispatch")
+    client.put(f"/bookings/{world.near}/pin", headers=headers, json={"medic_id": world.bob})
+    cleared = client.delete(f"/bookings/{world.near}/pin", headers=headers)
+    assert cleared.status_code == 200
+    assert (cleared.json()["pinned_medic_id"], cleared.json()["pinned_start"]) == (None, None)
+    assert last_event(engine).outcome == "unpinned"
+
+
+def test_move_checked_then_committed_publishes_a_new_version(engine: Engine) -> None:
+    """Moving "later" to the other medic: the check allows it and reports the KPI change (visits unchanged);
+    committing publishes version 2 with the stop on that medic, audited as a plan_move."""
+    world = two_medics(engine)
+    client = client_for(engine)
+    headers = login(client, "dispatch")
+    owner = served_by(engine)[world.later][0]
+    other = world.bob if owner == world.alice else world.alice
+    move = {"booking_id": world.later, "medic_id": other, "position": 99}
+    checked = client.post(f"/plans/{DAY.isoformat()}/moves/check", headers=headers, json=move)
+    assert checked.status_code == 200, checked.text
+    body = checked.json()
+    assert body["allowed"] is True and body["violations"] == [] and body["version"] == 1
+    assert body["delta"]["visits"] == 0 and body["after"]["visits"] == body["before"]["visits"] == 3
+    done = client.post(f"/plans/{DAY.isoformat()}/moves", headers=headers, json=move)
+    assert done.status_code == 200, done.text
+    assert done.json() == {"version": 2}
+    assert served_by(engine)[world.later][0] == other
+    assert last_event(engine).resource == "plan_move"
+    plan = client.get(f"/plans/{DAY.isoformat()}", headers=headers).json()
+    assert plan["version"] == 2
+
+
+def test_move_that_misses_a_window_is_refused_with_the_rule(engine: Engine) -> None:
+    """ "early" (09:00-09:20) put last on a route that reaches it only later: the check names its window in
+    plain words, and the commit is a 409 that publishes nothing."""
+    world = two_medics(engine)
+    client = client_for(engine)
+    headers = login(client, "dispatch")
+    early_owner = served_by(engine)[world.early][0]
+    owner = world.bob if early_owner == world.alice else world.alice
+    for booking in (world.near, world.later):  # both on the other medic first, so that "early" comes after them
+        move = {"booking_id": booking, "medic_id": owner, "position": 99}
+        assert client.post(f"/plans/{DAY.isoformat()}/moves", headers=headers, json=move).status_code == 200
+    version = client.get(f"/plans/{DAY.isoformat()}", headers=headers).json()["version"]
+    move = {"booking_id": world.early, "medic_id": owner, "position": 99}
+    checked = client.post(f"/plans/{DAY.isoformat()}/moves/check", headers=headers, json=move).json()
+    assert checked["allowed"] is False
+    assert f"visit booking {world.early} starts outside all of its time windows" in checked["violations"]
+    refused = client.post(f"/plans/{DAY.isoformat()}/moves", headers=headers, json=move)
+    assert refused.status_code == 409 and "time windows" in refused.json()["detail"]
+    assert client.get(f"/plans/{DAY.isoformat()}", headers=headers).json()["version"] == version
+
+
+def test_move_after_the_day_changed_is_refused_until_a_replan(engine: Engine) -> None:
+    """A booking added after publish: the plan no longer matches the day, so a move is a 409 saying to re-plan."""
+    world = two_medics(engine)
+    with session_scope(engine) as session:
+        factory.booking(session, (39.70, -104.95), ("13:00", "15:00"))
+    client = client_for(engine)
+    headers = login(client, "dispatch")
+    move = {"booking_id": world.near, "medic_id": world.bob, "position": 0}
+    refused = client.post(f"/plans/{DAY.isoformat()}/moves/check", headers=headers, json=move)
+    assert refused.status_code == 409 and "re-plan" in refused.json()["detail"]
+
+
+def test_moves_are_for_dispatchers_only(engine: Engine) -> None:
+    """A medic's token gets 403 on both move routes (the route walk checks every route; this names them)."""
+    world = two_medics(engine)
+    client: TestClient = client_for(engine)
+    medic = login(client, "alice")
+    move = {"booking_id": world.near, "medic_id": world.bob, "position": 0}
+    for path in ("moves/check", "moves"):
+        assert client.post(f"/plans/{DAY.isoformat()}/{path}", headers=medic, json=move).status_code == 403
