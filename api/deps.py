@@ -15,6 +15,8 @@ connection and leave the running threads waiting for one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated
@@ -124,19 +126,42 @@ SESSION_COOKIE = "dripline_session"
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+#: the header the console's pages send with every write, holding :func:`csrf_token` of their sign-in cookie
+CSRF_HEADER = "X-CSRF-Token"
+#: the accounts whose sign-in cookie may write (from the console, with the header); a medic's never does
+CONSOLE_ROLES = frozenset({AccountRole.DISPATCHER, AccountRole.ADMIN})
+
+
+def csrf_token(session_token: str) -> str:
+    """The console's anti-forgery token for a sign-in cookie, put in the pages the server renders.
+
+    It is derived from the cookie's own secret, so only a page served to that session holds it: another
+    site can make the browser send the cookie, but can read neither the cookie nor the page, and a
+    cross-site form cannot set a header at all.
+    """
+    return hashlib.sha256(b"dripline-console-csrf:" + session_token.encode()).hexdigest()
+
+
 def get_current_user(request: Request, session: SessionDep, token: TokenDep) -> User:
     """The account behind the Bearer token; 401 when it is missing, unknown, expired or revoked.
 
-    Without a Bearer header, a GET or HEAD may use the sign-in cookie instead. Writes never do: a
-    browser sends cookies with requests other sites make it send, and SameSite is the only thing
-    between such a request and a write.
+    Without a Bearer header, a GET or HEAD may use the sign-in cookie instead. A write may use it only
+    from the console: the cookie of a dispatcher or an admin, with :data:`CSRF_HEADER` holding its
+    :func:`csrf_token`. A browser sends cookies with requests other sites make it send, so a write
+    with the cookie alone, or any write with a medic's cookie, is a 401.
     """
-    kind = TokenKind.BEARER
-    if not token and request.method in READ_METHODS:
-        token, kind = request.cookies.get(SESSION_COOKIE), TokenKind.SESSION
+    kind, console_write = TokenKind.BEARER, False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not token and cookie:
+        if request.method in READ_METHODS:
+            token, kind = cookie, TokenKind.SESSION
+        else:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if sent and hmac.compare_digest(sent.encode(), csrf_token(cookie).encode()):
+                token, kind, console_write = cookie, TokenKind.SESSION, True
     user = resolve_token(session, token, kind=kind) if token else None
     session.commit()  # a read: ending it hands the connection back to the pool (see the module docstring)
-    if user is None:
+    if user is None or (console_write and user.role not in CONSOLE_ROLES):
         raise UNAUTHENTICATED
     return user
 

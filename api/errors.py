@@ -110,6 +110,8 @@ async def invalid_input_handler(request: Request, exc: Exception) -> JSONRespons
 
 #: the routes a phone's browser opens: asked to sign in, they send it to the sign-in page
 BROWSER_PAGES = frozenset({"get_route_sheet_page", "today_page"})
+#: the console's pages: asked to sign in, they send the browser to the console's sign-in page
+CONSOLE_PAGES = frozenset({"console_today", "console_board", "console_new_booking", "console_edit_booking"})
 NO_ROUTE_PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1"><title>No route</title></head>'
@@ -123,6 +125,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     """FastAPI's own handling, except that a browser page answers 'not signed in' with the sign-in page."""
     assert isinstance(exc, StarletteHTTPException)
     route = request.scope.get("route")
+    if getattr(route, "name", None) in CONSOLE_PAGES and exc.status_code == 401:
+        return RedirectResponse("/console/login", status_code=303)
     if getattr(route, "name", None) in BROWSER_PAGES:
         if exc.status_code == 401:
             return RedirectResponse("/login", status_code=303)

@@ -14,10 +14,12 @@ headers are believed only from ``[api] trusted_proxies``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,6 +41,7 @@ from api.request_limits import RequestLimitMiddleware
 from api.routes import (
     auth,
     bookings,
+    console,
     credentials,
     feeds,
     health,
@@ -77,9 +80,11 @@ ROUTERS = (
     bookings,
     plans,
     route_sheets,
+    console,
 )
 
 log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(
@@ -132,6 +137,8 @@ def create_app(
         )
     for module in ROUTERS:
         app.include_router(module.router)
+    # the console's scripts, styles and built browser libraries (api/static/vendor): served from here, never a CDN
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(HeadAndOptionsMiddleware)
     app.add_middleware(IdempotencyMiddleware, engine=app.state.engine)
     app.add_middleware(

@@ -30,7 +30,7 @@ from dispatch.access.audit import AuditEvent
 from dispatch.planning.day import plan_day
 from dispatch.store.config import GeocoderSettings, Settings
 from dispatch.store.db import session_scope
-from dispatch.store.tables import Booking, BookingPatient, Patient, Place, Role
+from dispatch.store.tables import Booking, BookingPatient, Patient, Place, PlanStop, Role
 from routing import Problem, Result, SolveParams, solve
 from tests import factory
 from tests.factory import DAY
@@ -201,3 +201,35 @@ def wait_for_plan_jobs(timeout_s: float = 60.0) -> None:
     for thread in threading.enumerate():
         if thread.name.startswith(THREAD_PREFIX):
             thread.join(max(0.0, deadline - monotonic()))
+
+
+@dataclass
+class TwoMedics:
+    alice: int
+    bob: int
+    near: int  # 09:00-12:00, a few km north
+    early: int  # 09:00-09:20 only, beside home
+    later: int  # 10:00-14:00
+
+
+def two_medics(engine: Engine) -> TwoMedics:
+    """The day of the pin, move and console tests: Alice and Bob, both on shift 08:00-17:00 downtown;
+    three bookings; planned and published once."""
+    with session_scope(engine) as session:
+        alice = factory.medic(session, "Alice Medic")
+        bob = factory.medic(session, "Bob Medic")
+        near = factory.booking(session, (39.76, -104.99), ("09:00", "12:00"))
+        early = factory.booking(session, (39.74, -104.99), ("09:00", "09:20"))
+        later = factory.booking(session, (39.72, -104.96), ("10:00", "14:00"))
+        world = TwoMedics(alice.id or 0, bob.id or 0, near.id or 0, early.id or 0, later.id or 0)
+    make_accounts(engine, world.alice, world.bob)
+    assert plan_day(engine, DAY, API_FAST, solver=solve_here).status == "published"
+    return world
+
+
+def served_by(engine: Engine) -> dict[int, tuple[int, int]]:
+    """booking id -> (medic id, stop number) on the published plan."""
+    with Session(engine) as session:
+        plan = session.exec(select(PlanStop.plan_id).order_by(col(PlanStop.plan_id).desc())).first()
+        stops = session.exec(select(PlanStop).where(PlanStop.plan_id == plan)).all()
+        return {stop.booking_id: (stop.medic_id, stop.sequence) for stop in stops}

@@ -159,10 +159,29 @@ PATIENT_FIELDS = frozenset(
 )
 #: GET routes without a response model (pages, calendars, redirects) that show patient data or lead to it
 PATIENT_PAGES = frozenset(
-    {"/me/today", "/me/route-sheets/{day}/page", "/me/route-sheets/{day}/calendar.ics", "/feeds/{token}/route.ics"}
+    {
+        "/me/today",
+        "/me/route-sheets/{day}/page",
+        "/me/route-sheets/{day}/calendar.ics",
+        "/feeds/{token}/route.ics",
+        "/console/{day}",
+        "/console/bookings/{booking_id}/edit",
+    }
 )
 #: GET routes without a response model that show none
-OTHER_PAGES = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/health", "/ready", "/login"})
+OTHER_PAGES = frozenset(
+    {
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/health",
+        "/ready",
+        "/login",
+        "/console/login",
+        "/console",  # a redirect to today's board
+        "/console/{day}/bookings/new",  # an empty form
+    }
+)
 
 
 def _field_names(annotation: object, seen: set[type]) -> set[str]:

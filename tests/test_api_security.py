@@ -31,7 +31,8 @@ from tests.factory import DAY
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
-#: the only routes anyone may call without a token: health, signing in and out, the docs, and the
+#: the only routes anyone may call without a token: health, signing in and out (the phone's and the
+#: console's), the docs, the console's scripts and browser libraries (/static, no data), and the
 #: calendar feed, whose secret address is its credential (tests/test_api_feeds.py)
 PUBLIC_PATHS = frozenset(
     {
@@ -40,6 +41,8 @@ PUBLIC_PATHS = frozenset(
         "/auth/token",
         "/login",
         "/logout",
+        "/console/login",
+        "/static",
         "/feeds/{token}/route.ics",
         "/docs",
         "/docs/oauth2-redirect",

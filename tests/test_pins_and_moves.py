@@ -3,8 +3,6 @@ through the HTTP API on real SQLite and PostgreSQL, with the real solver."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -20,43 +18,13 @@ from tests.api_support import (
     client_for,
     last_event,
     login,
-    make_accounts,
+    served_by,
     solve_here,
+    two_medics,
 )
 from tests.factory import DAY, at
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")
-
-
-@dataclass
-class Day:
-    alice: int
-    bob: int
-    near: int  # 09:00-12:00, a few km north
-    early: int  # 09:00-09:20 only, beside home
-    later: int  # 10:00-14:00
-
-
-def two_medics(engine: Engine) -> Day:
-    """Alice and Bob, both on shift 08:00-17:00 downtown; three bookings; planned and published once."""
-    with session_scope(engine) as session:
-        alice = factory.medic(session, "Alice Medic")
-        bob = factory.medic(session, "Bob Medic")
-        near = factory.booking(session, (39.76, -104.99), ("09:00", "12:00"))
-        early = factory.booking(session, (39.74, -104.99), ("09:00", "09:20"))
-        later = factory.booking(session, (39.72, -104.96), ("10:00", "14:00"))
-        world = Day(alice.id or 0, bob.id or 0, near.id or 0, early.id or 0, later.id or 0)
-    make_accounts(engine, world.alice, world.bob)
-    assert plan_day(engine, DAY, API_FAST, solver=solve_here).status == "published"
-    return world
-
-
-def served_by(engine: Engine) -> dict[int, tuple[int, int]]:
-    """booking id -> (medic id, stop number) on the published plan."""
-    with Session(engine) as session:
-        plan = session.exec(select(PlanStop.plan_id).order_by(col(PlanStop.plan_id).desc())).first()
-        stops = session.exec(select(PlanStop).where(PlanStop.plan_id == plan)).all()
-        return {stop.booking_id: (stop.medic_id, stop.sequence) for stop in stops}
 
 
 def test_pin_is_kept_by_the_next_replan_at_its_start(engine: Engine) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -208,30 +208,49 @@ def login_form(
     A medic's cookie lives ``[api] session_hours`` (a shift); a dispatcher's or an admin's reads every
     patient's data, so it lives ``[api] staff_session_minutes``.
     """
+    try:
+        issued = session_sign_in(request, session, throttle, settings, username, password)
+    except HTTPException as refused:
+        return refused_page(request, refused, lambda message, code: _login_page(request, settings, message, code))
+    return with_session_cookie(
+        RedirectResponse("/me/today", status_code=status.HTTP_303_SEE_OTHER), request, settings, issued
+    )
+
+
+def session_sign_in(
+    request: Request, session: Session, throttle: LoginThrottle, settings: Settings, username: str, password: str
+) -> IssuedToken:
+    """A sign-in cookie's token: a medic's lives ``[api] session_hours`` (a shift); a dispatcher's or an
+    admin's reads every patient's data, so it lives ``[api] staff_session_minutes``."""
     ttl = timedelta(hours=settings.api.session_hours)
     staff = timedelta(minutes=settings.api.staff_session_minutes)
     by_role = {AccountRole.DISPATCHER: staff, AccountRole.ADMIN: staff}
-    try:
-        issued = sign_in(request, session, throttle, username, password, ttl, TokenKind.SESSION, by_role)
-    except HTTPException as refused:
-        message = (
-            "Too many failed sign-ins. Wait a few minutes and try again."
-            if refused.status_code == status.HTTP_429_TOO_MANY_REQUESTS
-            else "Wrong username or password."
-        )
-        page = _login_page(request, settings, message, refused.status_code)
-        if refused.headers and "Retry-After" in refused.headers:
-            page.headers["Retry-After"] = refused.headers["Retry-After"]
-        return page
-    response = RedirectResponse("/me/today", status_code=status.HTTP_303_SEE_OTHER)
+    return sign_in(request, session, throttle, username, password, ttl, TokenKind.SESSION, by_role)
+
+
+def refused_page(request: Request, refused: HTTPException, page: Callable[[str, int], Response]) -> Response:
+    """The sign-in page again after a refused sign-in: what went wrong, and Retry-After while throttled."""
+    message = (
+        "Too many failed sign-ins. Wait a few minutes and try again."
+        if refused.status_code == status.HTTP_429_TOO_MANY_REQUESTS
+        else "Wrong username or password."
+    )
+    answer = page(message, refused.status_code)
+    if refused.headers and "Retry-After" in refused.headers:
+        answer.headers["Retry-After"] = refused.headers["Retry-After"]
+    return answer
+
+
+def with_session_cookie(response: Response, request: Request, settings: Settings, issued: IssuedToken) -> Response:
+    """``response`` carrying the sign-in cookie of ``issued``."""
     response.set_cookie(
         SESSION_COOKIE,
         issued.token,
         max_age=max(1, math.ceil((issued.expires_at - now_utc()).total_seconds())),
         path="/",
         httponly=True,
-        # Lax, not Strict: a medic opening the route page from a text message stays signed in, and
-        # the cookie authenticates reads only, so a cross-site request can still make no write
+        # Lax, not Strict: a medic opening the route page from a text message stays signed in. The cookie
+        # authenticates reads, and writes only from the console's own pages (api.deps.csrf_token)
         samesite="lax",
         # over HTTPS (directly, or through a trusted proxy's X-Forwarded-Proto) the cookie never travels in clear
         secure=settings.api.environment == "production" or request.url.scheme == "https",

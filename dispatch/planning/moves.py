@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -29,7 +29,7 @@ from dispatch.planning.translate import DayInput, build_day, medic_key, visit_ke
 from dispatch.records.validation import Conflict, InvalidInput, NotFound
 from dispatch.store.config import Settings
 from dispatch.store.db import session_scope, use_key
-from dispatch.store.tables import PlanRoute, PlanStop, PlanUnassigned
+from dispatch.store.tables import PlanRoute, PlanStop, PlanUnassigned, parse_utc
 from routing import Kpis, PlacedBreak, Reason, Result, Route, Stop, Unassigned
 from routing.check import check
 from routing.resequence import move_visit
@@ -166,7 +166,7 @@ def _route(medic: str, row: PlanRoute, stops: list[PlanStop]) -> Route:
         )
         for stop in stops
     )
-    breaks = tuple(PlacedBreak(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in row.breaks)
+    breaks = tuple(PlacedBreak(parse_utc(a), parse_utc(b)) for a, b in row.breaks)
     return Route(
         medic,
         row.departure,

@@ -23,7 +23,18 @@ from routing import CachedTravel, HaversineTravel, OsrmHttpTravel, OsrmLocalTrav
 from routing.params import reject_unknown_keys
 
 DEFAULT_CONFIG = Path("config.toml")
-TABLES = ("solver", "travel", "geocoder", "scheduler", "database", "api", "planning", "credentials", "audit")
+TABLES = (
+    "solver",
+    "travel",
+    "geocoder",
+    "scheduler",
+    "database",
+    "api",
+    "planning",
+    "credentials",
+    "audit",
+    "console",
+)
 
 GEOCODER_PROVIDERS = frozenset({"nominatim", "photon"})
 
@@ -480,6 +491,45 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """The dispatcher's console: the ``[console]`` table.
+
+    ``tile_url``: the map's tile server, a Leaflet URL template such as
+    ``https://tiles.example.com/{z}/{x}/{y}.png`` (https, or http on this machine). Empty, the default: no
+    tiles, and the map draws every marker and line on a plain background (nothing leaves the server; tests
+    run that way). ``attribution``: the credit line the tile server asks for (plain text).
+    """
+
+    tile_url: str = ""
+    attribution: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("tile_url", "attribution"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"[console] {name} must be a string.")
+        if self.tile_url:
+            parts = urlsplit(self.tile_url)
+            local = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+            if parts.scheme != "https" and not (parts.scheme == "http" and local):
+                raise ValueError("[console] tile_url must be an https:// URL (http:// only on this machine).")
+            if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
+                raise ValueError("[console] tile_url must hold {z}, {x} and {y}.")
+
+    @property
+    def tile_origin(self) -> str:
+        """Where the tiles come from (scheme and host), for the page's Content-Security-Policy; empty: none."""
+        if not self.tile_url:
+            return ""
+        parts = urlsplit(self.tile_url)
+        return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"  # {s}.tile.example -> *.tile.example
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> ConsoleSettings:
+        reject_unknown_keys("console", table, [f.name for f in fields(cls)])
+        return cls(**table)
+
+
+@dataclass(frozen=True)
 class Settings:
     solver: SolveParams = field(default_factory=SolveParams)
     travel: TravelMatrixProvider = field(default_factory=HaversineTravel)
@@ -490,6 +540,7 @@ class Settings:
     planning: PlanningSettings = field(default_factory=PlanningSettings)
     credentials: CredentialRules = field(default_factory=CredentialRules)
     audit: AuditSettings = field(default_factory=lambda: AuditSettings.from_mapping({}))
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     def __post_init__(self) -> None:
         self.audit.check_for(self.api.environment)
@@ -526,4 +577,5 @@ class Settings:
             planning=PlanningSettings.from_mapping(document.get("planning", {})),
             credentials=CredentialRules.from_mapping(document.get("credentials", {})),
             audit=AuditSettings.from_mapping(document.get("audit", {})),
+            console=ConsoleSettings.from_mapping(document.get("console", {})),
         )
