@@ -172,7 +172,9 @@ Address = Annotated[
 Notes = Annotated[str, StringConstraints(max_length=1000), AfterValidator(clean_text)]
 #: a machine name: a service code, a supply, a screening question, a credential kind
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN), AfterValidator(phone_number)]
+#: checked by one rule (dispatch.records.fields.phone_number), whose reason a person can act on; the schema
+#: still publishes the shape, for clients that check before they send
+Phone = Annotated[str, AfterValidator(phone_number), Field(json_schema_extra={"pattern": PHONE_PATTERN})]
 Day = Annotated[date, AfterValidator(sane_date)]
 #: an ISO 8601 time with its offset (2026-12-02T09:00:00-07:00); a time without one is a 422
 Moment = Annotated[AwareDatetime, AfterValidator(sane_moment)]

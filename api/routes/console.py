@@ -41,7 +41,6 @@ from dispatch.access.accounts import MAX_PASSWORD_LENGTH, AccountRole, User
 from dispatch.planning.board import day_board
 from dispatch.records.bookings import booking_lines, get_booking
 from dispatch.records.catalogue import list_services
-from dispatch.records.validation import NotFound
 from dispatch.store.config import Settings
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
@@ -142,7 +141,7 @@ def console_board(
         "medic_names": medic_names,
         "reasons": reasons,
         "map_data": map_data(board, zone, settings.console),
-        "published": hm(board.published_at, zone),
+        "published": board.published_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if board.published_at else "",
         "offset": day_offset(day, zone),
     }
     response = _page(request, settings, "console_board.html", context)
@@ -172,10 +171,7 @@ def console_edit_booking(
     booking_id: PathId, request: Request, user: DispatcherUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The form to change a booking's window, priority or preferred medic; it sends ``PATCH /bookings/{id}``."""
-    try:
-        booking = get_booking(session, booking_id=booking_id)
-    except NotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no booking with this id") from None
+    booking = get_booking(session, booking_id=booking_id)  # an unknown id: a plain 404, like the API's
     lines = booking_lines(session, booking_ids=[booking_id]).get(booking_id, [])
     audit(
         session,
