@@ -159,15 +159,16 @@ def test_pin_is_kept_by_the_replan_button(browser: Any, planned: PlannedDay) -> 
     page = _sign_in(browser, planned)
     try:
         _board(page, planned)
-        row = page.locator(f"#bookings tr[data-booking='{booking}']")
-        row.locator("select[name='medic_id']").select_option(str(other))
+        page.get_by_role("button", name=f"Pin booking {booking}", exact=True).click()
+        form = page.locator("#pin-form")
+        form.get_by_label("to", exact=True).select_option(str(other))
         with page.expect_navigation():
-            row.get_by_role("button", name="Pin", exact=True).click()
-        assert "re-plan to apply" in page.locator(f"#bookings tr[data-booking='{booking}'] [data-pin]").inner_text()
+            form.get_by_role("button", name="Pin", exact=True).click()
+        assert "re-plan to apply" in page.locator(f"#bookings tr[data-booking='{booking}'] [data-pin-state]").inner_text()
         with page.expect_navigation(url=re.compile(r"since=\d+"), timeout=120_000):
             page.get_by_role("button", name=re.compile("^Re-plan")).click()
         page.wait_for_selector("#changes")
-        assert "pin kept" in page.locator(f"#bookings tr[data-booking='{booking}'] [data-pin]").inner_text()
+        assert "pin kept" in page.locator(f"#bookings tr[data-booking='{booking}'] [data-pin-state]").inner_text()
         after = _plan(planned)
         assert {s["booking_id"]: r["medic_id"] for r in after["routes"] for s in r["stops"]}[booking] == other
     finally:
@@ -186,9 +187,10 @@ def test_move_that_breaks_a_window_is_refused_with_the_rules_words(browser: Any,
     page = _sign_in(browser, planned)
     try:
         _board(page, planned)
-        form = page.locator(f"form.move[data-booking='{early}']").first
-        form.locator("select[name='medic_id']").select_option(str(latest["medic_id"]))
-        form.locator("input[name='position']").fill("99")
+        page.get_by_role("button", name=f"Move booking {early}", exact=True).first.click()
+        form = page.locator("#move-form")
+        form.get_by_label("to", exact=True).select_option(str(latest["medic_id"]))
+        form.get_by_label("as stop").fill("99")
         form.get_by_role("button", name="Check move").click()
         verdict = page.locator("#move-result")
         verdict.get_by_text("Refused").wait_for()

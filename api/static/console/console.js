@@ -105,6 +105,7 @@
     if (bounds.length) map.fitBounds(bounds, { padding: [24, 24] });
     else map.setView([39.74, -104.99], 10);
     holder.dataset.ready = "true";
+    holder.dataset.drawnMs = String(Math.round(performance.now()));  // read by bench/console_load.py
   }
 
   // ------------------------------------------------------------------ the board's controls
@@ -160,12 +161,26 @@
     }
 
     const moveResult = document.getElementById("move-result");
-    document.querySelectorAll("form.move").forEach((form) => {
-      form.addEventListener("submit", async (event) => {
+    const moveForm = document.getElementById("move-form");
+    document.querySelectorAll("[data-move]").forEach((button) => {
+      button.addEventListener("click", () => {
+        moveForm.hidden = false;
+        moveForm.elements.booking_id.value = button.dataset.move;
+        moveForm.elements.part.value = button.dataset.part;
+        moveForm.elements.medic_id.value = button.dataset.medic;
+        moveForm.elements.position.value = button.dataset.position;
+        moveForm.querySelector("[data-move-booking]").textContent = button.dataset.move;
+        moveResult.replaceChildren();
+        moveForm.elements.medic_id.focus();
+      });
+    });
+    if (moveForm) {
+      moveForm.addEventListener("submit", async (event) => {
         event.preventDefault();
+        const form = moveForm;
         const body = {
-          booking_id: Number(form.dataset.booking),
-          part: Number(form.dataset.part),
+          booking_id: Number(form.elements.booking_id.value),
+          part: Number(form.elements.part.value),
           medic_id: Number(form.elements.medic_id.value),
           position: Math.max(0, Number(form.elements.position.value) - 1),
         };
@@ -199,19 +214,31 @@
         moveResult.append(text, commit);
         commit.focus();
       });
-    });
+    }
 
     const bookingResult = document.getElementById("booking-result");
-    document.querySelectorAll("form.pin").forEach((form) => {
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        const body = { medic_id: Number(form.elements.medic_id.value) };
-        if (form.elements.start.value) body.start = `${day}T${form.elements.start.value}:00${main.dataset.offset}`;
-        const pinned = await api("PUT", `/bookings/${form.dataset.booking}/pin`, body);
-        if (pinned.ok) window.location.reload();
-        else say(bookingResult, `Booking ${form.dataset.booking} not pinned: ${detailText(pinned.data)}`, "bad");
+    const pinForm = document.getElementById("pin-form");
+    document.querySelectorAll("[data-pin]").forEach((button) => {
+      button.addEventListener("click", () => {
+        pinForm.hidden = false;
+        pinForm.elements.booking_id.value = button.dataset.pin;
+        if (button.dataset.medic) pinForm.elements.medic_id.value = button.dataset.medic;
+        pinForm.elements.start.value = button.dataset.start || "";
+        pinForm.querySelector("[data-pin-booking]").textContent = button.dataset.pin;
+        pinForm.elements.medic_id.focus();
       });
     });
+    if (pinForm) {
+      pinForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const booking = pinForm.elements.booking_id.value;
+        const body = { medic_id: Number(pinForm.elements.medic_id.value) };
+        if (pinForm.elements.start.value) body.start = `${day}T${pinForm.elements.start.value}:00${main.dataset.offset}`;
+        const pinned = await api("PUT", `/bookings/${booking}/pin`, body);
+        if (pinned.ok) window.location.reload();
+        else say(bookingResult, `Booking ${booking} not pinned: ${detailText(pinned.data)}`, "bad");
+      });
+    }
     document.querySelectorAll("[data-unpin]").forEach((button) => {
       button.addEventListener("click", async () => {
         const done = await api("DELETE", `/bookings/${button.dataset.unpin}/pin`);
