@@ -164,7 +164,9 @@ def test_pin_is_kept_by_the_replan_button(browser: Any, planned: PlannedDay) -> 
         form.get_by_label("to", exact=True).select_option(str(other))
         with page.expect_navigation():
             form.get_by_role("button", name="Pin", exact=True).click()
-        assert "re-plan to apply" in page.locator(f"#bookings tr[data-booking='{booking}'] [data-pin-state]").inner_text()
+        assert (
+            "re-plan to apply" in page.locator(f"#bookings tr[data-booking='{booking}'] [data-pin-state]").inner_text()
+        )
         with page.expect_navigation(url=re.compile(r"since=\d+"), timeout=120_000):
             page.get_by_role("button", name=re.compile("^Re-plan")).click()
         page.wait_for_selector("#changes")

@@ -140,3 +140,39 @@ def test_moves_are_for_dispatchers_only(engine: Engine) -> None:
     move = {"booking_id": world.near, "medic_id": world.bob, "position": 0}
     for path in ("moves/check", "moves"):
         assert client.post(f"/plans/{DAY.isoformat()}/{path}", headers=medic, json=move).status_code == 403
+
+
+def test_every_replan_reads_the_pin_from_the_one_translation(engine: Engine) -> None:
+    """The nightly re-plan and the button both plan through build_day: a pinned booking's visit may go to the
+    pinned medic only, starts exactly at the pinned start, and weighs the most a visit can."""
+    from dispatch.planning.translate import build_day, medic_key, visit_key
+    from dispatch.records.bookings import pin_booking
+    from dispatch.rules.pins import PINNED_PRIORITY
+
+    world = two_medics(engine)
+    with session_scope(engine) as session:
+        pin_booking(session, booking_id=world.later, medic_id=world.bob, start=at("11:00"))
+    with Session(engine) as session:
+        visit = build_day(session, DAY, API_FAST).problem.visit(visit_key(world.later, 1))
+    assert visit.allowed_medics == frozenset({medic_key(world.bob)})
+    assert [(w.start, w.end) for w in visit.windows] == [(at("11:00"), at("11:00"))]
+    assert visit.priority == PINNED_PRIORITY
+
+
+def test_pin_to_a_medic_off_shift_is_reported_not_kept(engine: Engine) -> None:
+    """Pinned to a medic with no shift that day, the booking is planned freely and the board says the pin was not
+    kept, and why."""
+    from dispatch.planning.board import day_board
+
+    world = two_medics(engine)
+    with session_scope(engine) as session:
+        off = factory.medic(session, "Off Duty", shift=None)
+    client = client_for(engine)
+    headers = login(client, "dispatch")
+    assert client.put(f"/bookings/{world.near}/pin", headers=headers, json={"medic_id": off.id}).status_code == 200
+    # the pin cannot change the day's problem, so the re-plan finds its input unchanged
+    assert plan_day(engine, DAY, API_FAST, solver=solve_here).status in {"published", "unchanged"}
+    assert world.near in served_by(engine)
+    with Session(engine) as session:
+        state = next(b.pin_state for b in day_board(session, DAY).bookings if b.id == world.near)
+    assert state == "pin not kept: the pinned medic has no shift that day, so the booking is planned freely"

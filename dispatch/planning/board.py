@@ -168,15 +168,17 @@ def day_board(session: Session, day: date, *, since: int | None = None) -> Board
             lines[line.booking_id].append((display, code, line.patient_id))
     routes, unassigned, idle, served = _plan_parts(session, plan, {b.id: b for b in bookings if b.id}, places, lines)
     shown = sorted({p for booking_lines in lines.values() for _, _, p in booking_lines})
+    medics = _medics(session, day, idle)
+    on_shift = {medic.id for medic in medics}
     return Board(
         day=day,
         version=plan.version if plan else None,
         published_at=plan.published_at if plan else None,
         kpis=dict(plan.kpis) if plan else {},
         routes=routes,
-        medics=_medics(session, day, idle),
+        medics=medics,
         unassigned=unassigned,
-        bookings=tuple(_booking(b, places, lines, plan, served) for b in bookings if b.id is not None),
+        bookings=tuple(_booking(b, places, lines, plan, served, on_shift) for b in bookings if b.id is not None),
         changes=_changes(session, day, since, plan) if since is not None and plan is not None else None,
         needs_replan=bool(plan and plan.id and changes_since_publish(session, plan.id)),
         patient_ids=tuple(shown),
@@ -312,6 +314,7 @@ def _booking(
     lines: dict[int, list[tuple[str, str, int]]],
     plan: Plan | None,
     served: dict[int, PlanStop],
+    on_shift: set[int],
 ) -> BoardBooking:
     assert booking.id is not None
     status = booking.status
@@ -336,15 +339,17 @@ def _booking(
         services=tuple(code for _, code, _ in lines.get(booking.id, [])),
         pinned_medic_id=booking.pinned_medic_id,
         pinned_start=booking.pinned_start,
-        pin_state=_pin_state(booking, plan, served.get(booking.id)),
+        pin_state=_pin_state(booking, plan, served.get(booking.id), on_shift),
         needs_clearance=status is BookingStatus.NEEDS_CLEARANCE,
     )
 
 
-def _pin_state(booking: Booking, plan: Plan | None, stop: PlanStop | None) -> str | None:
+def _pin_state(booking: Booking, plan: Plan | None, stop: PlanStop | None, on_shift: set[int]) -> str | None:
     """Whether the published plan keeps the booking's pin, and if not, why."""
     if booking.pinned_medic_id is None:
         return None
+    if booking.pinned_medic_id not in on_shift:
+        return "pin not kept: the pinned medic has no shift that day, so the booking is planned freely"
     if plan is None or plan.published_at is None:
         return "pinned: no plan published yet"
     if booking.pinned_at is not None and booking.pinned_at > plan.published_at:
